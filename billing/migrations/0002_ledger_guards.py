@@ -1,0 +1,93 @@
+"""Database guards for the ledger.
+
+* Entries and transactions are append-only: UPDATE and DELETE are refused (PostgreSQL
+  and SQLite). A mistake is fixed by a reversing transaction.
+* PostgreSQL checks at commit that every transaction's entries sum to zero, so no code
+  path can write an unbalanced transaction.
+"""
+
+from django.db import migrations
+
+APPEND_ONLY_TABLES = ("billing_ledgerentry", "billing_ledgertransaction")
+
+POSTGRES_FORWARD = """
+CREATE OR REPLACE FUNCTION billing_refuse_change() RETURNS trigger AS $$
+BEGIN
+    RAISE EXCEPTION 'ledger rows are append-only: % on % refused', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'restrict_violation';
+END;
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER billing_ledgerentry_append_only
+    BEFORE UPDATE OR DELETE ON billing_ledgerentry
+    FOR EACH ROW EXECUTE FUNCTION billing_refuse_change();
+CREATE TRIGGER billing_ledgertransaction_append_only
+    BEFORE UPDATE OR DELETE ON billing_ledgertransaction
+    FOR EACH ROW EXECUTE FUNCTION billing_refuse_change();
+
+CREATE OR REPLACE FUNCTION billing_check_balanced() RETURNS trigger AS $$
+DECLARE
+    total bigint;
+BEGIN
+    SELECT COALESCE(SUM(amount_cents), 0) INTO total
+        FROM billing_ledgerentry WHERE transaction_id = NEW.transaction_id;
+    IF total <> 0 THEN
+        RAISE EXCEPTION 'ledger transaction % does not balance (sum %)', NEW.transaction_id, total
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+
+CREATE CONSTRAINT TRIGGER billing_ledgerentry_balanced
+    AFTER INSERT ON billing_ledgerentry
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION billing_check_balanced();
+"""
+
+POSTGRES_REVERSE = """
+DROP TRIGGER IF EXISTS billing_ledgerentry_balanced ON billing_ledgerentry;
+DROP TRIGGER IF EXISTS billing_ledgerentry_append_only ON billing_ledgerentry;
+DROP TRIGGER IF EXISTS billing_ledgertransaction_append_only ON billing_ledgertransaction;
+DROP FUNCTION IF EXISTS billing_check_balanced();
+DROP FUNCTION IF EXISTS billing_refuse_change();
+"""
+
+
+def _sqlite_forward():
+    for table in APPEND_ONLY_TABLES:
+        for op in ("UPDATE", "DELETE"):
+            yield (
+                f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, 'ledger rows are append-only: {op} refused'); END;"
+            )
+
+
+def _sqlite_reverse():
+    for table in APPEND_ONLY_TABLES:
+        for op in ("update", "delete"):
+            yield f"DROP TRIGGER IF EXISTS {table}_no_{op}"
+
+
+def forward(apps, schema_editor):
+    vendor = schema_editor.connection.vendor
+    if vendor == "postgresql":
+        schema_editor.execute(POSTGRES_FORWARD, params=None)
+    elif vendor == "sqlite":
+        for statement in _sqlite_forward():
+            schema_editor.execute(statement)
+
+
+def reverse(apps, schema_editor):
+    vendor = schema_editor.connection.vendor
+    if vendor == "postgresql":
+        schema_editor.execute(POSTGRES_REVERSE, params=None)
+    elif vendor == "sqlite":
+        for statement in _sqlite_reverse():
+            schema_editor.execute(statement)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("billing", "0001_initial")]
+
+    operations = [migrations.RunPython(forward, reverse)]

@@ -1,0 +1,153 @@
+"""Prepaid wallets on a double-entry ledger, in integer US cents.
+
+Every money movement is one LedgerTransaction whose LedgerEntry rows sum to zero.
+Entries and transactions are append-only (PostgreSQL and SQLite triggers refuse UPDATE
+and DELETE); a mistake is fixed by a reversing transaction. ``billing.services`` is the
+only code that writes here.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from layers_ops.ids import prefixed_ulid
+from layers_ops.partners.models import Organization
+
+
+def new_transaction_id() -> str:
+    return prefixed_ulid("txn")
+
+
+class AccountKind(models.TextChoices):
+    WALLET = "wallet", "Partner wallet"
+    REVENUE = "revenue", "Leasing revenue"
+    FUNDING = "funding", "Funding (money received from partners)"
+    ADJUSTMENTS = "adjustments", "Adjustments"
+
+
+class LedgerAccount(models.Model):
+    """A wallet (one per organization) or one of the system accounts it trades with."""
+
+    kind = models.CharField(max_length=16, choices=AccountKind.choices)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    currency = models.CharField(max_length=3, default="USD", editable=False)
+    balance_cents = models.BigIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["kind", "organization__name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=AccountKind.values), name="ledger_account_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(kind=AccountKind.WALLET, organization__isnull=False)
+                    | (~Q(kind=AccountKind.WALLET) & Q(organization__isnull=True))
+                ),
+                name="ledger_account_wallets_belong_to_an_org",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind=AccountKind.WALLET) | Q(balance_cents__gte=0),
+                name="wallet_balance_never_negative",
+            ),
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=Q(kind=AccountKind.WALLET),
+                name="one_wallet_per_org",
+            ),
+            models.UniqueConstraint(
+                fields=["kind"],
+                condition=Q(organization__isnull=True),
+                name="one_system_account_per_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.kind == AccountKind.WALLET:
+            return f"Wallet of {self.organization}"
+        return self.get_kind_display()
+
+
+class WalletManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(kind=AccountKind.WALLET)
+
+
+class Wallet(LedgerAccount):
+    """The partner-facing view of a wallet account."""
+
+    objects = WalletManager()
+
+    class Meta:
+        proxy = True
+
+
+class TransactionKind(models.TextChoices):
+    FUNDING = "funding", "Funding (top-up)"
+    CHARGE = "charge", "Lease charge (first month)"
+    RENEWAL = "renewal", "Lease renewal"
+    ADJUSTMENT = "adjustment", "Adjustment"
+    REVERSAL = "reversal", "Reversal"
+
+
+class LedgerTransaction(models.Model):
+    id = models.CharField(primary_key=True, max_length=30, default=new_transaction_id)
+    kind = models.CharField(max_length=16, choices=TransactionKind.choices)
+    memo = models.CharField(max_length=500, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
+    )
+    actor_label = models.CharField(
+        max_length=150, help_text="Who moved the money: a username, or 'system'."
+    )
+    reference = models.CharField(
+        max_length=100, blank=True, help_text="What it is for: a request, lease or wallet id."
+    )
+    dedupe_key = models.CharField(
+        max_length=120,
+        null=True,
+        blank=True,
+        unique=True,
+        help_text="Makes a charge happen at most once, e.g. one per lease per period.",
+    )
+    reverses = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=TransactionKind.values), name="ledger_transaction_kind_valid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.id}"
+
+
+class LedgerEntry(models.Model):
+    """One leg of a transaction: money into (+) or out of (-) one account."""
+
+    transaction = models.ForeignKey(
+        LedgerTransaction, on_delete=models.PROTECT, related_name="entries"
+    )
+    account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="entries")
+    amount_cents = models.BigIntegerField()
+    balance_after_cents = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-pk"]
+        verbose_name_plural = "ledger entries"
+        indexes = [models.Index(fields=["account", "-id"], name="ledger_entry_account_recent")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount_cents=0), name="ledger_entry_nonzero")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount_cents:+d}c on {self.account}"

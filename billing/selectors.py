@@ -1,0 +1,46 @@
+"""Reads of wallets and the ledger."""
+
+from dataclasses import dataclass
+
+from django.db.models import Sum
+
+from layers_ops.partners.models import Organization
+
+from .models import LedgerAccount, LedgerEntry, Wallet
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    account: LedgerAccount
+    stored_cents: int
+    entries_cents: int
+
+
+def wallet_balance_cents(*, organization_id: str) -> int:
+    """The wallet's balance; an organization that was never funded has 0."""
+    balance = (
+        Wallet.objects.filter(organization_id=organization_id)
+        .values_list("balance_cents", flat=True)
+        .first()
+    )
+    return balance or 0
+
+
+def wallet_for(*, organization: Organization) -> Wallet | None:
+    return Wallet.objects.filter(organization=organization).first()
+
+
+def ledger_verify() -> list[Mismatch]:
+    """Accounts whose stored balance differs from the sum of their entries (want: none)."""
+    sums = dict(
+        LedgerEntry.objects.values_list("account").annotate(total=Sum("amount_cents")).order_by()
+    )
+    return [
+        Mismatch(
+            account=account,
+            stored_cents=account.balance_cents,
+            entries_cents=sums.get(account.pk, 0),
+        )
+        for account in LedgerAccount.objects.select_related("organization")
+        if account.balance_cents != sums.get(account.pk, 0)
+    ]

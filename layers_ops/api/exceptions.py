@@ -1,0 +1,178 @@
+"""The error envelope: one exception type per failure, mapped here and nowhere else.
+
+Every error body is ``{"error": {"code", "message", "requestId", "details"}}``.
+"""
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    status_code = 500
+    code = "INTERNAL"
+    message = "Something went wrong on our side. The request id helps us find it."
+
+    def __init__(self, message: str | None = None, *, details=None, headers=None):
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.details = details or []
+        self.headers = headers or {}
+
+
+class ValidationFailed(ApiError):
+    status_code = 422
+    code = "VALIDATION"
+    message = "The request is not valid."
+
+
+class Unauthenticated(ApiError):
+    status_code = 401
+    code = "UNAUTHENTICATED"
+    message = "Missing or invalid API key."
+
+    def __init__(self, message: str | None = None, **kwargs):
+        kwargs.setdefault("headers", {"WWW-Authenticate": 'Bearer realm="api"'})
+        super().__init__(message, **kwargs)
+
+
+class BillingExhausted(ApiError):
+    status_code = 402
+    code = "BILLING_EXHAUSTED"
+    message = "The wallet would not cover even one account. Top up and retry."
+
+
+class ScopeMissing(ApiError):
+    status_code = 403
+    code = "FORBIDDEN_SCOPE"
+    message = "This API key lacks the scope this endpoint needs."
+
+
+class NotFound(ApiError):
+    status_code = 404
+    code = "NOT_FOUND"
+    message = "Not found."
+
+
+class MethodNotAllowed(ApiError):
+    status_code = 405
+    code = "METHOD_NOT_ALLOWED"
+    message = "Method not allowed on this endpoint."
+
+
+class NotAcceptable(ApiError):
+    status_code = 406
+    code = "NOT_ACCEPTABLE"
+    message = "This API only answers application/json."
+
+
+class Conflict(ApiError):
+    status_code = 409
+    code = "CONFLICT"
+    message = "Conflict."
+
+
+class UnsupportedMediaType(ApiError):
+    status_code = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    message = "Send the body as application/json."
+
+
+class RateLimited(ApiError):
+    status_code = 429
+    code = "RATE_LIMITED"
+    message = "Rate limit exhausted for this endpoint class. Retry after the given seconds."
+
+
+def error_body(request_id: str | None, code: str, message: str, details=None) -> dict:
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "requestId": request_id,
+            "details": details or [],
+        }
+    }
+
+
+def error_response(request, error: ApiError) -> JsonResponse:
+    """A plain Django response in the envelope, for errors raised outside DRF views."""
+    request_id = getattr(request, "request_id", None)
+    response = JsonResponse(
+        error_body(request_id, error.code, error.message, error.details),
+        status=error.status_code,
+    )
+    for name, value in error.headers.items():
+        response[name] = value
+    return response
+
+
+def flatten_details(detail, path: str = "") -> list[dict]:
+    """DRF's nested error detail as a flat list of ``{field, message}`` with dotted paths."""
+    if isinstance(detail, dict):
+        out = []
+        for key, value in detail.items():
+            if key == "non_field_errors":
+                out.extend(flatten_details(value, path))
+            elif isinstance(key, int):  # a list's child, as DRF's ListField reports them
+                out.extend(flatten_details(value, f"{path}[{key}]"))
+            else:
+                out.extend(flatten_details(value, f"{path}.{key}" if path else str(key)))
+        return out
+    if isinstance(detail, list):
+        if all(isinstance(item, str) for item in detail):
+            return [{"field": path or None, "message": str(item)} for item in detail]
+        out = []
+        for index, item in enumerate(detail):
+            if item in ({}, [], None):
+                continue
+            out.extend(flatten_details(item, f"{path}[{index}]"))
+        return out
+    return [{"field": path or None, "message": str(detail)}]
+
+
+def _as_api_error(exc) -> ApiError:
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, drf.ParseError):
+        return ValidationFailed(
+            "The body is not valid JSON.", details=[{"field": None, "message": str(exc.detail)}]
+        )
+    if isinstance(exc, drf.ValidationError):
+        return ValidationFailed(details=flatten_details(exc.detail))
+    if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
+        return Unauthenticated()
+    if isinstance(exc, drf.PermissionDenied | DjangoPermissionDenied):
+        return ScopeMissing()
+    if isinstance(exc, drf.NotFound | Http404):
+        return NotFound()
+    if isinstance(exc, drf.MethodNotAllowed):
+        return MethodNotAllowed(str(exc.detail))
+    if isinstance(exc, drf.NotAcceptable):
+        return NotAcceptable()
+    if isinstance(exc, drf.UnsupportedMediaType):
+        return UnsupportedMediaType()
+    if isinstance(exc, drf.Throttled):
+        return RateLimited()
+    return ApiError()
+
+
+def exception_handler(exc, context):
+    """DRF's EXCEPTION_HANDLER: every exception becomes the envelope, never a traceback."""
+    error = _as_api_error(exc)
+    request = context.get("request")
+    if type(error) is ApiError:
+        logger.exception("Unhandled error", exc_info=exc)
+    request_id = getattr(request, "request_id", None) if request else None
+    response = Response(
+        error_body(request_id, error.code, error.message, error.details),
+        status=error.status_code,
+    )
+    for name, value in error.headers.items():
+        response[name] = value
+    return response

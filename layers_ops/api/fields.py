@@ -1,0 +1,62 @@
+"""Serializer fields that hold partners to the JSON types the contract names."""
+
+import datetime
+
+from rest_framework import serializers
+
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+class Timestamp(serializers.DateTimeField):
+    """UTC, second precision: ``2026-04-18T19:24:11Z``."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("format", TIMESTAMP_FORMAT)
+        kwargs.setdefault("default_timezone", datetime.UTC)
+        super().__init__(**kwargs)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer: strings, floats (even 5.0) and booleans are refused."""
+
+    default_error_messages = {"invalid": "Must be an integer (not a string, float or boolean)."}
+
+    def to_internal_value(self, data):
+        if type(data) is not int:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string: numbers and booleans are refused rather than turned into text."""
+
+    default_error_messages = {"invalid": "Must be a string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not know, naming each one."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                errors = {name: ["Unknown field."] for name in unknown}
+                try:
+                    super().to_internal_value(data)
+                except serializers.ValidationError as exc:
+                    errors = {**exc.detail, **errors}
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+
+def validated(serializer_class, data, **context) -> dict:
+    """Run an input serializer; a failure is 422 VALIDATION listing every field."""
+    serializer = serializer_class(data=data, context=context)
+    if not serializer.is_valid():
+        raise serializers.ValidationError(serializer.errors)
+    return serializer.validated_data

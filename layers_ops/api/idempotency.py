@@ -1,0 +1,146 @@
+"""``Idempotency-Key`` for POST endpoints.
+
+Scoped to the organization. The same key and the same body (canonical JSON: key order
+and white space do not matter) within 24 hours replays the first answer with
+``Idempotent-Replayed: true``; the same key with another body is 409 ``CONFLICT``. Only
+successful answers are stored, in the same transaction as the work they answer, so a
+request that queued nothing can be retried with its key and two concurrent requests
+with one key commit exactly one piece of work.
+"""
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import wraps
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.response import Response
+
+from .exceptions import Conflict, ValidationFailed
+from .models import IdempotencyKey
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+STORED_HEADERS = ("Location",)
+
+
+@dataclass
+class Claim:
+    key: uuid.UUID
+    fingerprint: str
+    stored: IdempotencyKey | None  # an unexpired earlier answer, if any
+    expired: bool  # an earlier answer exists but is past the TTL
+
+
+def ttl() -> timedelta:
+    return timedelta(seconds=settings.IDEMPOTENCY_TTL_SECONDS)
+
+
+def fingerprint(method: str, path: str, body) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
+
+
+def _parse_key(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw.strip())
+    except ValueError:
+        raise ValidationFailed(
+            "The Idempotency-Key header must be a UUID.",
+            details=[{"field": HEADER, "message": "Must be a UUID."}],
+        ) from None
+
+
+def _lookup(organization_id: str, key: uuid.UUID) -> IdempotencyKey | None:
+    return IdempotencyKey.objects.filter(organization_id=organization_id, key=key).first()
+
+
+def claim_for(request) -> Claim | None:
+    """The request's key, fingerprint and any earlier answer; memoized on the request."""
+    if hasattr(request, "_idempotency_claim"):
+        return request._idempotency_claim
+    raw = request.headers.get(HEADER)
+    claim = None
+    if raw is not None and request.auth is not None:
+        key = _parse_key(raw)
+        stored = _lookup(request.auth.organization_id, key)
+        expired = stored is not None and stored.created_at < timezone.now() - ttl()
+        claim = Claim(
+            key=key,
+            fingerprint=fingerprint(request.method, request.path, request.data),
+            stored=None if expired else stored,
+            expired=expired,
+        )
+    request._idempotency_claim = claim
+    return claim
+
+
+def is_replay(request) -> bool:
+    if request.method != "POST" or HEADER not in request.headers:
+        return False
+    claim = claim_for(request)
+    return bool(claim and claim.stored and claim.stored.fingerprint == claim.fingerprint)
+
+
+def _replay(stored: IdempotencyKey, fingerprint_: str) -> Response:
+    if stored.fingerprint != fingerprint_:
+        raise Conflict(
+            "This Idempotency-Key was already used with a different request body.",
+            details=[{"field": HEADER, "message": "Reused with a different body."}],
+        )
+    response = Response(stored.response_body, status=stored.response_status)
+    for name, value in stored.response_headers.items():
+        response[name] = value
+    response[REPLAYED_HEADER] = "true"
+    return response
+
+
+def idempotent(handler):
+    """Wrap an APIView method so its successful answer is stored under the request's key."""
+
+    @wraps(handler)
+    def wrapper(view, request, *args, **kwargs):
+        claim = claim_for(request)
+        if claim is None:
+            return handler(view, request, *args, **kwargs)
+        if claim.stored is not None:
+            return _replay(claim.stored, claim.fingerprint)
+        organization_id = request.auth.organization_id
+        try:
+            with transaction.atomic():
+                if claim.expired:
+                    IdempotencyKey.objects.filter(
+                        organization_id=organization_id, key=claim.key
+                    ).delete()
+                response = handler(view, request, *args, **kwargs)
+                if 200 <= response.status_code < 300:
+                    IdempotencyKey.objects.create(
+                        organization_id=organization_id,
+                        key=claim.key,
+                        fingerprint=claim.fingerprint,
+                        response_status=response.status_code,
+                        response_body=response.data,
+                        response_headers={h: response[h] for h in STORED_HEADERS if h in response},
+                        created_at=timezone.now(),
+                    )
+        except IntegrityError:
+            # A concurrent request with the same key committed first: answer as it did.
+            stored = _lookup(organization_id, claim.key)
+            if stored is None:
+                raise
+            return _replay(stored, claim.fingerprint)
+        return response
+
+    return wrapper
+
+
+@transaction.atomic
+def idempotency_keys_purge(*, now=None) -> int:
+    """Forget keys older than the TTL. Returns how many were deleted."""
+    cutoff = (now or timezone.now()) - ttl()
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

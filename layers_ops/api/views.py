@@ -1,0 +1,57 @@
+from django.http import HttpResponse
+from django.views import defaults
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .exceptions import ApiError, NotFound, error_response
+from .schema import error_responses
+
+WhoAmI = inline_serializer(
+    "WhoAmI",
+    {
+        "organizationId": serializers.CharField(),
+        "organizationName": serializers.CharField(),
+        "apiKeyId": serializers.CharField(),
+        "scopes": serializers.ListField(child=serializers.CharField()),
+        "rateLimitTier": serializers.CharField(),
+    },
+)
+
+
+class WhoAmIView(APIView):
+    @extend_schema(
+        operation_id="whoami",
+        summary="Who this API key is",
+        responses={200: WhoAmI, **error_responses(401, 429)},
+        tags=["Keys"],
+    )
+    def get(self, request):
+        api_key = request.auth
+        return Response(
+            {
+                "organizationId": api_key.organization_id,
+                "organizationName": api_key.organization.name,
+                "apiKeyId": api_key.pk,
+                "scopes": api_key.scopes,
+                "rateLimitTier": api_key.rate_limit_tier,
+            }
+        )
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/v1/")
+
+
+def not_found(request, exception=None) -> HttpResponse:
+    """Any /v1 path no endpoint answers; elsewhere Django's own page."""
+    if _is_api(request):
+        return error_response(request, NotFound("No such endpoint."))
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request) -> HttpResponse:
+    if _is_api(request):
+        return error_response(request, ApiError())
+    return defaults.server_error(request)

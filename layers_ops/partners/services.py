@@ -1,0 +1,118 @@
+"""Every state change to organizations, projects and API keys."""
+
+import hashlib
+import hmac
+import secrets
+import string
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from .models import ApiKey, KeyEnvironment, Organization, Project, RateLimitTier, Scope
+
+BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+SECRET_LENGTH = 40
+TOKEN_PREFIX = "lp"
+DEFAULT_SCOPES = (Scope.LEASED_READ, Scope.LEASED_WRITE)
+# last_used_at is refreshed at most this often, so a busy key does not write on every call.
+LAST_USED_RESOLUTION = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    api_key: ApiKey
+    token: str  # the only time the full key exists outside the caller's hands
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def validate_scopes(scopes) -> list[str]:
+    scopes = list(dict.fromkeys(scopes))
+    unknown = [s for s in scopes if s not in Scope.values]
+    if unknown or not scopes:
+        raise ValidationError(
+            f"Unknown scope(s): {', '.join(unknown)}." if unknown else "At least one scope."
+        )
+    return scopes
+
+
+@transaction.atomic
+def organization_create(*, name: str, project_name: str | None = None) -> Organization:
+    organization = Organization.objects.create(name=name)
+    if project_name:
+        Project.objects.create(organization=organization, name=project_name)
+    return organization
+
+
+@transaction.atomic
+def project_create(*, organization: Organization, name: str) -> Project:
+    return Project.objects.create(organization=organization, name=name)
+
+
+@transaction.atomic
+def api_key_create(
+    *,
+    organization: Organization,
+    name: str,
+    scopes=DEFAULT_SCOPES,
+    rate_limit_tier: str = RateLimitTier.STANDARD,
+    environment: str = KeyEnvironment.LIVE,
+) -> IssuedKey:
+    if rate_limit_tier not in RateLimitTier.values:
+        raise ValidationError(f"Unknown rate-limit tier {rate_limit_tier!r}.")
+    if environment not in KeyEnvironment.values:
+        raise ValidationError(f"Unknown key environment {environment!r}.")
+    secret = "".join(secrets.choice(BASE62) for _ in range(SECRET_LENGTH))
+    api_key = ApiKey.objects.create(
+        organization=organization,
+        name=name,
+        environment=environment,
+        scopes=validate_scopes(scopes),
+        rate_limit_tier=rate_limit_tier,
+        secret_hash=hash_secret(secret),
+    )
+    token = f"{TOKEN_PREFIX}_{environment}_{api_key.token_key_id}_{secret}"
+    return IssuedKey(api_key=api_key, token=token)
+
+
+@transaction.atomic
+def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    api_key.refresh_from_db(fields=["revoked_at"])
+    return api_key
+
+
+def api_key_from_token(token: str) -> ApiKey | None:
+    """The active key a token names, or None. Compares the secret in constant time."""
+    parts = token.split("_")
+    if len(parts) != 4 or parts[0] != TOKEN_PREFIX or parts[1] not in KeyEnvironment.values:
+        return None
+    _, environment, key_ulid, secret = parts
+    if not key_ulid.isalnum() or not secret.isalnum():
+        return None
+    api_key = (
+        ApiKey.objects.select_related("organization")
+        .filter(id=f"key_{key_ulid}", environment=environment, revoked_at__isnull=True)
+        .first()
+    )
+    if api_key is None:
+        # Hash anyway so unknown keys cost the same time as wrong secrets.
+        hmac.compare_digest(hash_secret(secret), "0" * 64)
+        return None
+    if not hmac.compare_digest(hash_secret(secret), api_key.secret_hash):
+        return None
+    return api_key
+
+
+def api_key_touch(*, api_key: ApiKey) -> None:
+    """Record use, at most once per LAST_USED_RESOLUTION for a key."""
+    now = timezone.now()
+    if api_key.last_used_at and now - api_key.last_used_at < LAST_USED_RESOLUTION:
+        return
+    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+    api_key.last_used_at = now

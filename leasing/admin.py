@@ -1,0 +1,122 @@
+from django.contrib import admin
+from django.utils import timezone
+from django.utils.timesince import timesince
+
+from .models import Lease, LeaseRequest, Pool, RequestNote, RequestStatus, SocialAccount
+from .services import request_note_add
+
+
+class RequestNoteInline(admin.TabularInline):
+    """Notes are added, never edited: a correction is a new note."""
+
+    model = RequestNote
+    fields = ["body", "visibility", "author", "created_at"]
+    readonly_fields = ["author", "created_at"]
+    extra = 1
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(LeaseRequest)
+class LeaseRequestAdmin(admin.ModelAdmin):
+    list_display = [
+        "public_id",
+        "organization",
+        "project",
+        "count",
+        "vertical",
+        "language",
+        "status",
+        "submitted_at",
+        "age",
+    ]
+    list_select_related = ["organization", "project"]
+    list_filter = ["status", "vertical", "organization"]
+    search_fields = ["public_id", "organization__name", "project__id", "vertical", "target"]
+    ordering = ["submitted_at"]
+    inlines = [RequestNoteInline]
+    readonly_fields = [
+        "public_id",
+        "organization",
+        "project",
+        "api_key",
+        "count",
+        "vertical",
+        "audience",
+        "language",
+        "geo",
+        "target",
+        "partner_note",
+        "status",
+        "submitted_at",
+        "assigned_at",
+        "closed_at",
+    ]
+    fields = readonly_fields
+
+    def has_add_permission(self, request):
+        return False  # requests come from partners through the API
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="age")
+    def age(self, obj):
+        if obj.status != RequestStatus.REQUESTED:
+            return "—"
+        return timesince(obj.submitted_at, timezone.now())
+
+    def save_formset(self, request, form, formset, change):
+        for note_form in formset.forms:
+            if note_form.has_changed() and not note_form.instance.pk:
+                request_note_add(
+                    lease_request=form.instance,
+                    body=note_form.cleaned_data["body"],
+                    visibility=note_form.cleaned_data["visibility"],
+                    author=request.user,
+                )
+
+
+@admin.register(Pool)
+class PoolAdmin(admin.ModelAdmin):
+    list_display = ["name", "tags", "language", "geos", "created_at"]
+    search_fields = ["name"]
+
+
+@admin.register(SocialAccount)
+class SocialAccountAdmin(admin.ModelAdmin):
+    list_display = ["handle", "id", "pool", "state", "followers", "follower_geos"]
+    list_select_related = ["pool"]
+    list_filter = ["state", "pool"]
+    search_fields = ["handle", "id"]
+    readonly_fields = ["id", "platform", "created_at"]
+
+
+@admin.register(Lease)
+class LeaseAdmin(admin.ModelAdmin):
+    list_display = [
+        "social_account",
+        "project",
+        "status",
+        "billing_status",
+        "monthly_price_cents",
+        "assigned_at",
+        "next_renewal_at",
+        "ends_at",
+    ]
+    list_select_related = ["social_account", "project"]
+    list_filter = ["status", "billing_status"]
+    search_fields = ["social_account__handle", "social_account__id", "project__id"]
+
+    def has_add_permission(self, request):
+        return False  # leases are made by allocating a request
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

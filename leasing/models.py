@@ -1,0 +1,210 @@
+"""Warmed-account pools, the lease-request queue ops works, notes and leases.
+
+``leasing.services`` holds every state change to these rows.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from layers_ops.ids import prefixed_ulid
+from layers_ops.partners.models import ApiKey, Organization, Project
+
+
+def new_lease_request_id() -> str:
+    return prefixed_ulid("lreq")
+
+
+def new_social_account_id() -> str:
+    return prefixed_ulid("sa")
+
+
+class Pool(models.Model):
+    """A hand-warmed group of accounts sharing verticals, a language and follower geos."""
+
+    name = models.CharField(max_length=120, unique=True)
+    tags = models.JSONField(default=list, blank=True, help_text="Verticals, e.g. coffee, fitness.")
+    language = models.CharField(max_length=35, blank=True, help_text="BCP-47 tag, e.g. en.")
+    geos = models.JSONField(default=list, blank=True, help_text="ISO 3166-1 alpha-2 codes.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AccountState(models.TextChoices):
+    WARMING = "warming", "Warming"
+    READY = "ready", "Ready"
+    LEASED = "leased", "Leased"
+    COOLDOWN = "cooldown", "Cooldown"
+    RETIRED = "retired", "Retired"
+
+
+class SocialAccount(models.Model):
+    """A warmed TikTok account."""
+
+    id = models.CharField(primary_key=True, max_length=30, default=new_social_account_id)
+    pool = models.ForeignKey(Pool, on_delete=models.PROTECT, related_name="accounts")
+    platform = models.CharField(max_length=16, default="tiktok", editable=False)
+    handle = models.CharField(max_length=64, unique=True)
+    followers = models.PositiveIntegerField(default=0)
+    follower_geos = models.JSONField(
+        default=list, blank=True, help_text="Countries most followers are in (ISO codes)."
+    )
+    state = models.CharField(
+        max_length=16, choices=AccountState.choices, default=AccountState.WARMING, db_index=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["handle"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=AccountState.values), name="social_account_state_valid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"@{self.handle}"
+
+
+class RequestStatus(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    ASSIGNED = "assigned", "Assigned"
+    PARTIAL = "partial", "Partial"
+    REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+FINAL_STATUSES = frozenset(
+    {RequestStatus.ASSIGNED, RequestStatus.PARTIAL, RequestStatus.REJECTED, RequestStatus.CANCELLED}
+)
+
+MAX_COUNT = 50
+NOTE_MAX_LENGTH = 2000
+
+
+class LeaseRequest(models.Model):
+    """A partner's ask for ``count`` accounts in a niche: one row in the ops queue."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="lease_requests")
+    public_id = models.CharField(
+        max_length=64,
+        default=new_lease_request_id,
+        help_text="The requestId partners see: theirs if they sent one, else lreq_<ULID>.",
+    )
+    status = models.CharField(
+        max_length=16, choices=RequestStatus.choices, default=RequestStatus.REQUESTED
+    )
+    count = models.PositiveSmallIntegerField()
+    vertical = models.CharField(max_length=100)
+    audience = models.CharField(max_length=500, blank=True)
+    language = models.CharField(max_length=35, blank=True)
+    geo = models.JSONField(default=list, blank=True)
+    target = models.TextField(blank=True)
+    partner_note = models.TextField(blank=True, help_text="Context the partner gave ops.")
+    api_key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, blank=True)
+    submitted_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["submitted_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "public_id"], name="lease_request_id_unique_per_org"
+            ),
+            models.CheckConstraint(
+                condition=Q(count__gte=1, count__lte=MAX_COUNT), name="lease_request_count_1_50"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=RequestStatus.values), name="lease_request_status_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["project", "status"], name="lease_request_project_status"),
+            models.Index(
+                fields=["submitted_at"],
+                condition=Q(status="requested"),
+                name="lease_request_open_queue",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} ({self.count} × {self.vertical})"
+
+
+class NoteVisibility(models.TextChoices):
+    INTERNAL = "internal", "Internal (ops only)"
+    PARTNER = "partner", "Partner-visible"
+
+
+class RequestNote(models.Model):
+    """A note on a request. Never edited: a correction is a new note."""
+
+    lease_request = models.ForeignKey(LeaseRequest, on_delete=models.CASCADE, related_name="notes")
+    body = models.TextField(max_length=NOTE_MAX_LENGTH)
+    visibility = models.CharField(
+        max_length=16, choices=NoteVisibility.choices, default=NoteVisibility.INTERNAL
+    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_visibility_display()} note on {self.lease_request.public_id}"
+
+
+class LeaseStatus(models.TextChoices):
+    ASSIGNED = "assigned", "Assigned"
+    DISCONNECTED = "disconnected", "Disconnected"
+
+
+class BillingStatus(models.TextChoices):
+    CURRENT = "current", "Current"
+    PAST_DUE = "past_due", "Past due"
+
+
+class Lease(models.Model):
+    """One social account leased to one project, billed monthly from ``assigned_at``."""
+
+    social_account = models.ForeignKey(
+        SocialAccount, on_delete=models.PROTECT, related_name="leases"
+    )
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="leases")
+    lease_request = models.ForeignKey(
+        LeaseRequest, on_delete=models.PROTECT, null=True, blank=True, related_name="leases"
+    )
+    status = models.CharField(
+        max_length=16, choices=LeaseStatus.choices, default=LeaseStatus.ASSIGNED
+    )
+    billing_status = models.CharField(
+        max_length=16, choices=BillingStatus.choices, default=BillingStatus.CURRENT
+    )
+    monthly_price_cents = models.BigIntegerField()
+    assigned_at = models.DateTimeField()
+    next_renewal_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-assigned_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["social_account"],
+                condition=Q(status="assigned"),
+                name="one_active_lease_per_account",
+            ),
+            models.CheckConstraint(
+                condition=Q(monthly_price_cents__gt=0), name="lease_price_positive"
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "status"], name="lease_project_status")]
+
+    def __str__(self) -> str:
+        return f"{self.social_account} → {self.project_id}"

@@ -1,0 +1,56 @@
+"""The staff groups: Ops works the queue, pools and partner keys; Finance the money.
+
+Kept in step with the models after every ``migrate`` (see LeasingConfig.ready), so a
+deployment never runs with stale or missing groups. Neither group can do the other's job.
+"""
+
+from django.contrib.auth.models import Group, Permission
+
+OPS = "Ops"
+FINANCE = "Finance"
+
+ROLE_PERMISSIONS = {
+    OPS: {
+        "partners": {
+            "organization": ["view", "add", "change"],
+            "project": ["view", "add", "change"],
+            "apikey": ["view", "add", "change"],
+        },
+        "leasing": {
+            "leaserequest": ["view", "change"],
+            "requestnote": ["view", "add"],
+            "pool": ["view", "add", "change"],
+            "socialaccount": ["view", "add", "change"],
+            "lease": ["view"],
+        },
+    },
+    FINANCE: {
+        "partners": {"organization": ["view"], "project": ["view"]},
+        "billing": {
+            "ledgeraccount": ["view"],
+            "wallet": ["view"],
+            "ledgertransaction": ["view"],
+            "ledgerentry": ["view"],
+        },
+        "leasing": {"lease": ["view"]},
+    },
+}
+
+
+def roles_sync(**kwargs) -> None:
+    for group_name, apps in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=group_name)
+        codenames = [
+            (app_label, f"{action}_{model}")
+            for app_label, models in apps.items()
+            for model, actions in models.items()
+            for action in actions
+        ]
+        permissions = [
+            permission
+            for permission in Permission.objects.filter(
+                content_type__app_label__in=apps.keys()
+            ).select_related("content_type")
+            if (permission.content_type.app_label, permission.codename) in codenames
+        ]
+        group.permissions.set(permissions)

@@ -1,0 +1,77 @@
+"""Reads for the partner API, always scoped to the caller's organization."""
+
+from django.db.models import Prefetch, QuerySet
+
+from layers_ops.api.exceptions import NotFound, ValidationFailed
+from layers_ops.partners.models import Project
+
+from .models import Lease, LeaseRequest, LeaseStatus, NoteVisibility, RequestNote, RequestStatus
+
+
+def project_get(*, organization_id: str, project_id: str) -> Project:
+    """The caller's project; any other id is 404, never 403, so nothing leaks."""
+    project = Project.objects.filter(organization_id=organization_id, pk=project_id).first()
+    if project is None:
+        raise NotFound(f"No project {project_id!r} in your organization.")
+    return project
+
+
+def _with_partner_view(queryset: QuerySet) -> QuerySet:
+    """What the request shape needs: partner-visible notes and assigned accounts."""
+    return queryset.prefetch_related(
+        Prefetch(
+            "notes",
+            queryset=RequestNote.objects.filter(visibility=NoteVisibility.PARTNER).order_by(
+                "-created_at", "-pk"
+            ),
+            to_attr="partner_notes",
+        ),
+        Prefetch(
+            "leases",
+            queryset=Lease.objects.only("pk", "social_account_id", "lease_request_id").order_by(
+                "pk"
+            ),
+            to_attr="lease_rows",
+        ),
+    )
+
+
+def lease_request_get(
+    *, organization_id: str, request_id: str, project_id: str | None = None
+) -> LeaseRequest:
+    queryset = LeaseRequest.objects.filter(organization_id=organization_id, public_id=request_id)
+    if project_id is not None:
+        queryset = queryset.filter(project_id=project_id)
+    lease_request = _with_partner_view(queryset).first()
+    if lease_request is None:
+        raise NotFound(f"No lease request {request_id!r} here.")
+    return lease_request
+
+
+def _status_filter(raw: str | None, allowed, default=None):
+    if raw is None:
+        return default
+    if raw not in allowed:
+        raise ValidationFailed(
+            f"status must be one of: {', '.join(allowed)}.",
+            details=[{"field": "status", "message": f"Must be one of {', '.join(allowed)}."}],
+        )
+    return raw
+
+
+def lease_request_list(*, project: Project, status: str | None = None) -> QuerySet:
+    queryset = LeaseRequest.objects.filter(project=project)
+    status = _status_filter(status, RequestStatus.values)
+    if status:
+        queryset = queryset.filter(status=status)
+    return _with_partner_view(queryset)
+
+
+def lease_list(
+    *, organization_id: str, project: Project | None = None, status: str | None = None
+) -> QuerySet:
+    status = _status_filter(status, LeaseStatus.values, default=LeaseStatus.ASSIGNED)
+    queryset = Lease.objects.filter(project__organization_id=organization_id, status=status)
+    if project is not None:
+        queryset = queryset.filter(project=project)
+    return queryset.select_related("social_account")

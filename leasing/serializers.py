@@ -1,0 +1,145 @@
+"""Shapes of the partner API: what a partner may send, and what we answer."""
+
+import re
+
+import langcodes
+import pycountry
+from rest_framework import serializers
+
+from layers_ops.api.fields import StrictCharField, StrictIntegerField, StrictSerializer, Timestamp
+
+from .models import MAX_COUNT, NOTE_MAX_LENGTH, BillingStatus, LeaseStatus, RequestStatus
+
+PARTNER_REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class CountryCodeField(StrictCharField):
+    default_error_messages = {"country": "'{value}' is not an ISO 3166-1 alpha-2 country code."}
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data).upper()
+        if len(value) != 2 or pycountry.countries.get(alpha_2=value) is None:
+            self.fail("country", value=data)
+        return value
+
+
+class LanguageTagField(StrictCharField):
+    default_error_messages = {"language": "'{value}' is not a well-formed BCP-47 language tag."}
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not langcodes.tag_is_valid(value):
+            self.fail("language", value=data)
+        return value
+
+
+class NicheIn(StrictSerializer):
+    vertical = StrictCharField(max_length=100, help_text="Broad category: coffee, fitness, ...")
+    audience = StrictCharField(required=False, allow_null=True, allow_blank=True, max_length=500)
+    language = LanguageTagField(
+        required=False, allow_null=True, max_length=35, help_text="BCP-47 tag, e.g. en or pt-BR."
+    )
+    geo = serializers.ListField(
+        child=CountryCodeField(),
+        required=False,
+        allow_null=True,
+        max_length=250,
+        help_text="ISO 3166-1 alpha-2 country codes.",
+    )
+
+
+class LeaseRequestIn(StrictSerializer):
+    projectId = StrictCharField(help_text="Must equal the projectId in the path.")
+    count = StrictIntegerField(min_value=1, max_value=MAX_COUNT)
+    niche = NicheIn()
+    target = StrictCharField(required=False, allow_null=True, allow_blank=True, max_length=2000)
+    note = StrictCharField(
+        required=False, allow_null=True, allow_blank=True, max_length=NOTE_MAX_LENGTH
+    )
+    requestId = StrictCharField(
+        required=False,
+        allow_null=True,
+        max_length=64,
+        help_text="Your own id for the request (letters, digits, _ and -). Made for you if absent.",
+    )
+
+    def validate_projectId(self, value):
+        if value != self.context["project_id"]:
+            raise serializers.ValidationError("Must match the projectId in the path.")
+        return value
+
+    def validate_requestId(self, value):
+        if value is not None and not PARTNER_REQUEST_ID.match(value):
+            raise serializers.ValidationError("Use 1-64 letters, digits, underscores or hyphens.")
+        return value
+
+
+class LeaseRequestAccepted(serializers.Serializer):
+    requestId = serializers.CharField(source="public_id")
+    status = serializers.ChoiceField(choices=RequestStatus.choices)
+    submittedAt = Timestamp(source="submitted_at")
+
+
+class NicheOut(serializers.Serializer):
+    vertical = serializers.CharField()
+    audience = serializers.CharField(allow_null=True)
+    language = serializers.CharField(allow_null=True)
+    geo = serializers.ListField(child=serializers.CharField())
+
+
+class LeaseRequestOut(serializers.Serializer):
+    requestId = serializers.CharField(source="public_id")
+    projectId = serializers.CharField(source="project_id")
+    status = serializers.ChoiceField(choices=RequestStatus.choices)
+    count = serializers.IntegerField()
+    niche = serializers.SerializerMethodField()
+    target = serializers.CharField(allow_null=True)
+    submittedAt = Timestamp(source="submitted_at")
+    assignedAt = Timestamp(source="assigned_at", allow_null=True)
+    assignedSocialAccountIds = serializers.SerializerMethodField()
+    note = serializers.SerializerMethodField(
+        help_text="The latest note ops left for you on this request, else null."
+    )
+
+    def get_niche(self, obj) -> NicheOut:
+        return {
+            "vertical": obj.vertical,
+            "audience": obj.audience or None,
+            "language": obj.language or None,
+            "geo": obj.geo,
+        }
+
+    def get_assignedSocialAccountIds(self, obj) -> list[str]:
+        return [lease.social_account_id for lease in obj.lease_rows]
+
+    def get_note(self, obj) -> str | None:
+        return obj.partner_notes[0].body if obj.partner_notes else None
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["target"] = instance.target or None
+        return data
+
+
+class LeaseRequestPage(serializers.Serializer):
+    items = LeaseRequestOut(many=True)
+    nextCursor = serializers.CharField(allow_null=True)
+
+
+class LeasedAccountOut(serializers.Serializer):
+    socialAccountId = serializers.CharField(source="social_account_id")
+    projectId = serializers.CharField(source="project_id")
+    handle = serializers.CharField(source="social_account.handle")
+    platform = serializers.CharField(source="social_account.platform")
+    followers = serializers.IntegerField(source="social_account.followers")
+    status = serializers.ChoiceField(choices=LeaseStatus.choices)
+    assignedAt = Timestamp(source="assigned_at")
+    nextRenewalAt = Timestamp(source="next_renewal_at", allow_null=True)
+    monthlyPriceCents = serializers.IntegerField(source="monthly_price_cents")
+    billingStatus = serializers.ChoiceField(source="billing_status", choices=BillingStatus.choices)
+    endsAt = Timestamp(source="ends_at", allow_null=True)
+
+
+class LeasedAccountPage(serializers.Serializer):
+    items = LeasedAccountOut(many=True)
+    nextCursor = serializers.CharField(allow_null=True)

@@ -1,0 +1,164 @@
+"""Partner API views: validate, call one service or selector, render."""
+
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from layers_ops.api.fields import validated
+from layers_ops.api.idempotency import idempotent
+from layers_ops.api.pagination import paginate
+from layers_ops.api.schema import error_responses, idempotency_key_header, page_parameters
+from layers_ops.partners.models import Scope
+
+from . import selectors, services
+from .models import LeaseStatus, RequestStatus
+from .serializers import (
+    LeasedAccountOut,
+    LeasedAccountPage,
+    LeaseRequestAccepted,
+    LeaseRequestIn,
+    LeaseRequestOut,
+    LeaseRequestPage,
+)
+
+READ = {"GET": Scope.LEASED_READ}
+
+request_status_param = OpenApiParameter(
+    "status", str, enum=RequestStatus.values, description="Only requests in this status."
+)
+lease_status_param = OpenApiParameter(
+    "status",
+    str,
+    enum=LeaseStatus.values,
+    description="`assigned` (default) or `disconnected`.",
+)
+
+
+class LeaseRequestCreateView(APIView):
+    required_scopes = {"POST": Scope.LEASED_WRITE}
+
+    @extend_schema(
+        operation_id="requestLease",
+        summary="Request leased accounts",
+        description=(
+            "Ask for warmed TikTok accounts in a niche. The request joins the ops queue; "
+            "accounts appear under leased accounts once ops assigns them. Billed "
+            "$150/account/month on assignment, never on request. Poll the URL in "
+            "`Location`. The same `Idempotency-Key` and body replay the first answer "
+            "for 24 hours."
+        ),
+        request=LeaseRequestIn,
+        parameters=[idempotency_key_header],
+        responses={
+            202: LeaseRequestAccepted,
+            **error_responses(401, 402, 403, 404, 409, 422, 429),
+        },
+        tags=["Leased accounts"],
+    )
+    @idempotent
+    def post(self, request, project_id):
+        organization_id = request.auth.organization_id
+        project = selectors.project_get(organization_id=organization_id, project_id=project_id)
+        payload = validated(LeaseRequestIn, request.data, project_id=project.pk)
+        lease_request = services.lease_request_create(
+            project=project, api_key=request.auth, payload=payload
+        )
+        location = request.build_absolute_uri(
+            reverse(
+                "lease-request-detail",
+                kwargs={"project_id": project.pk, "request_id": lease_request.public_id},
+            )
+        )
+        return Response(
+            LeaseRequestAccepted(lease_request).data, status=202, headers={"Location": location}
+        )
+
+
+class LeaseRequestListView(APIView):
+    required_scopes = READ
+
+    @extend_schema(
+        operation_id="listLeaseRequests",
+        summary="List a project's lease requests",
+        description="Newest first. Filter with `status`.",
+        parameters=[request_status_param, *page_parameters],
+        responses={200: LeaseRequestPage, **error_responses(401, 403, 404, 422, 429)},
+        tags=["Leased accounts"],
+    )
+    def get(self, request, project_id):
+        project = selectors.project_get(
+            organization_id=request.auth.organization_id, project_id=project_id
+        )
+        queryset = selectors.lease_request_list(
+            project=project, status=request.query_params.get("status")
+        )
+        return Response(paginate(queryset, request.query_params, lambda r: LeaseRequestOut(r).data))
+
+
+class LeaseRequestDetailView(APIView):
+    required_scopes = READ
+
+    @extend_schema(
+        operation_id="getProjectLeaseRequest",
+        summary="Get a lease request of a project",
+        responses={200: LeaseRequestOut, **error_responses(401, 403, 404, 429)},
+        tags=["Leased accounts"],
+    )
+    def get(self, request, request_id, project_id=None):
+        lease_request = selectors.lease_request_get(
+            organization_id=request.auth.organization_id,
+            request_id=request_id,
+            project_id=project_id,
+        )
+        return Response(LeaseRequestOut(lease_request).data)
+
+
+class OrgLeaseRequestDetailView(LeaseRequestDetailView):
+    @extend_schema(
+        operation_id="getLeaseRequest",
+        summary="Get a lease request (any project of your organization)",
+        responses={200: LeaseRequestOut, **error_responses(401, 403, 404, 429)},
+        tags=["Leased accounts"],
+    )
+    def get(self, request, request_id):
+        return super().get(request, request_id=request_id)
+
+
+class LeasedAccountListView(APIView):
+    required_scopes = READ
+
+    @extend_schema(
+        operation_id="listProjectLeasedAccounts",
+        summary="List a project's leased accounts",
+        parameters=[lease_status_param, *page_parameters],
+        responses={200: LeasedAccountPage, **error_responses(401, 403, 404, 422, 429)},
+        tags=["Leased accounts"],
+    )
+    def get(self, request, project_id=None):
+        organization_id = request.auth.organization_id
+        project = (
+            selectors.project_get(organization_id=organization_id, project_id=project_id)
+            if project_id is not None
+            else None
+        )
+        queryset = selectors.lease_list(
+            organization_id=organization_id,
+            project=project,
+            status=request.query_params.get("status"),
+        )
+        return Response(
+            paginate(queryset, request.query_params, lambda lease: LeasedAccountOut(lease).data)
+        )
+
+
+class OrgLeasedAccountListView(LeasedAccountListView):
+    @extend_schema(
+        operation_id="listLeasedAccounts",
+        summary="List leased accounts across your organization",
+        parameters=[lease_status_param, *page_parameters],
+        responses={200: LeasedAccountPage, **error_responses(401, 403, 422, 429)},
+        tags=["Leased accounts"],
+    )
+    def get(self, request):
+        return super().get(request)
