@@ -135,7 +135,7 @@ class LeaseRequest(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.public_id} ({self.count} × {self.vertical})"
+        return f"{self.public_id} ({self.count} x {self.vertical})"
 
 
 class NoteVisibility(models.TextChoices):

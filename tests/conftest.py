@@ -84,7 +84,7 @@ def lease_body(project_id: str, **overrides) -> dict:
         "count": 5,
         "niche": {
             "vertical": "coffee",
-            "audience": "home baristas 25–40",
+            "audience": "home baristas 25–40",  # noqa: RUF001 (as on the API page)
             "language": "en",
             "geo": ["US", "CA", "GB"],
         },

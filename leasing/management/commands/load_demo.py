@@ -1,3 +1,4 @@
+import json
 import secrets
 import uuid
 
@@ -99,11 +100,19 @@ class Command(BaseCommand):
         return passwords
 
     def _print(self, base_url, project_id, token, passwords):
-        body = (
-            '{"projectId": "%s", "count": 3, "niche": {"vertical": "coffee", '
-            '"audience": "home baristas 25-40", "language": "en", "geo": ["US", "CA"]}, '
-            '"target": "Short-form brew tutorials"}'
-        ) % project_id
+        body = json.dumps(
+            {
+                "projectId": project_id,
+                "count": 3,
+                "niche": {
+                    "vertical": "coffee",
+                    "audience": "home baristas 25-40",
+                    "language": "en",
+                    "geo": ["US", "CA"],
+                },
+                "target": "Short-form brew tutorials",
+            }
+        )
         lines = [
             "",
             "Demo data loaded.",
