@@ -18,12 +18,12 @@ class Mismatch:
 
 def wallet_balance_cents(*, organization_id: str) -> int:
     """The wallet's balance; an organization that was never funded has 0."""
-    balance = (
+    balances = (
         Wallet.objects.filter(organization_id=organization_id)
+        .order_by()
         .values_list("balance_cents", flat=True)
-        .first()
     )
-    return balance or 0
+    return next(iter(balances), 0)
 
 
 def wallet_for(*, organization: Organization) -> Wallet | None:

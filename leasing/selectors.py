@@ -10,10 +10,10 @@ from .models import Lease, LeaseRequest, LeaseStatus, NoteVisibility, RequestNot
 
 def project_get(*, organization_id: str, project_id: str) -> Project:
     """The caller's project; any other id is 404, never 403, so nothing leaks."""
-    project = Project.objects.filter(organization_id=organization_id, pk=project_id).first()
-    if project is None:
-        raise NotFound(f"No project {project_id!r} in your organization.")
-    return project
+    try:
+        return Project.objects.get(organization_id=organization_id, pk=project_id)
+    except Project.DoesNotExist:
+        raise NotFound(f"No project {project_id!r} in your organization.") from None
 
 
 def _with_partner_view(queryset: QuerySet) -> QuerySet:

@@ -10,14 +10,15 @@ from layers_ops.partners.models import ApiKey, Project
 from .models import NOTE_MAX_LENGTH, LeaseRequest, RequestNote
 
 
-@transaction.atomic(savepoint=False)
 def lease_request_create(
     *, project: Project, api_key: ApiKey | None, payload: dict
 ) -> LeaseRequest:
     """Queue a partner's request. Nothing is charged until ops assigns accounts.
 
     Refused with 402 when the wallet would not cover even one account, and with 409 when
-    the partner's own requestId is already taken in the organization.
+    the partner's own requestId is already taken in the organization. The insert is the
+    only write, in its own atomic block (a savepoint inside a caller's transaction, such
+    as the idempotency claim), so a refusal never poisons the caller's transaction.
     """
     price = settings.LEASE_PRICE_CENTS
     balance = wallet_balance_cents(organization_id=project.organization_id)
@@ -43,7 +44,8 @@ def lease_request_create(
     if payload.get("requestId"):
         fields["public_id"] = payload["requestId"]
     try:
-        return LeaseRequest.objects.create(**fields)
+        with transaction.atomic():
+            return LeaseRequest.objects.create(**fields)
     except IntegrityError:
         raise Conflict(
             f"requestId {payload.get('requestId')!r} is already used in your organization.",

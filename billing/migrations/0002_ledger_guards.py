@@ -1,7 +1,9 @@
 """Database guards for the ledger.
 
-* Entries and transactions are append-only: UPDATE and DELETE are refused (PostgreSQL
-  and SQLite). A mistake is fixed by a reversing transaction.
+* Entries and transactions are append-only. PostgreSQL refuses UPDATE and DELETE (TRUNCATE,
+  which only an operator or a test run's flush issues, stays possible). The SQLite
+  development default refuses UPDATE; it cannot tell a flush from a DELETE, so DELETE
+  stays allowed there. A mistake is fixed by a reversing transaction.
 * PostgreSQL checks at commit that every transaction's entries sum to zero, so no code
   path can write an unbalanced transaction.
 """
@@ -56,17 +58,15 @@ DROP FUNCTION IF EXISTS billing_refuse_change();
 
 def _sqlite_forward():
     for table in APPEND_ONLY_TABLES:
-        for op in ("UPDATE", "DELETE"):
-            yield (
-                f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, 'ledger rows are append-only: {op} refused'); END;"
-            )
+        yield (
+            f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
+            "BEGIN SELECT RAISE(ABORT, 'ledger rows are append-only: UPDATE refused'); END;"
+        )
 
 
 def _sqlite_reverse():
     for table in APPEND_ONLY_TABLES:
-        for op in ("update", "delete"):
-            yield f"DROP TRIGGER IF EXISTS {table}_no_{op}"
+        yield f"DROP TRIGGER IF EXISTS {table}_no_update"
 
 
 def forward(apps, schema_editor):
