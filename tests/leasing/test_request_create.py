@@ -81,8 +81,7 @@ def test_reused_partner_request_id_is_conflict(partner):
 def test_same_partner_request_id_in_two_orgs_is_fine(partner, other_partner):
     assert post(partner, lease_body(partner.project.pk, requestId="r1")).status_code == 202
     assert (
-        post(other_partner, lease_body(other_partner.project.pk, requestId="r1")).status_code
-        == 202
+        post(other_partner, lease_body(other_partner.project.pk, requestId="r1")).status_code == 202
     )
 
 
@@ -207,7 +206,9 @@ def test_wallet_of_exactly_one_month_is_enough(db):
 
 
 def test_project_of_another_org_is_not_found(partner, other_partner):
-    response = post(partner, lease_body(other_partner.project.pk), project_id=other_partner.project.pk)
+    response = post(
+        partner, lease_body(other_partner.project.pk), project_id=other_partner.project.pk
+    )
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "NOT_FOUND"
