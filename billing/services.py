@@ -131,6 +131,25 @@ def wallet_fund(
     )
 
 
+
+@transaction.atomic
+def wallet_adjust(
+    *, organization: Organization, amount_cents: int, actor, memo: str
+) -> LedgerTransaction:
+    """A finance correction, up (credit) or down (debit); never below zero. Needs a reason."""
+    if amount_cents == 0:
+        raise BillingError("An adjustment cannot be zero.")
+    if not memo.strip():
+        raise BillingError("Say why: an adjustment needs a memo.")
+    wallet = wallet_get_or_create(organization=organization)
+    return _post(
+        kind=TransactionKind.ADJUSTMENT,
+        legs=[(wallet, amount_cents), (_system_account(AccountKind.ADJUSTMENTS), -amount_cents)],
+        actor=actor,
+        memo=memo.strip(),
+        reference=wallet.organization_id,
+    )
+
 @dataclass(frozen=True)
 class OnboardedPartner:
     organization: Organization
