@@ -23,7 +23,9 @@ if not SECRET_KEY:
             "SECRET_KEY must be set when DEBUG is off (50+ random characters)."
         )
     SECRET_KEY = _INSECURE_PREFIX + "development-only-key-never-use-in-production"
-elif not DEBUG and (SECRET_KEY.startswith(_INSECURE_PREFIX) or len(SECRET_KEY) < 50):
+elif not DEBUG and (
+    SECRET_KEY.startswith(_INSECURE_PREFIX) or len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5
+):
     raise ImproperlyConfigured("SECRET_KEY is not a real secret: use 50+ random characters.")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
@@ -158,7 +160,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "LeaseRequestStatusEnum": "leasing.models.RequestStatus",
+        "LeaseStatusEnum": "leasing.models.LeaseStatus",
+        "BillingStatusEnum": "leasing.models.BillingStatus",
+    },
 }
 
 LOGGING = {

@@ -19,11 +19,14 @@ per-target medians over the rounds. Separately ~20 sequential requests per targe
 the statements of one real POST.
 
 How to read it: ``real/baseline`` is the fraction of bare-Django throughput the endpoint
-keeps (goal >= 0.75); queries per real POST should stay <= 8. Both goals print PASS or
-MISS and never change the exit status. The run exits non-zero when the server failed,
-any request answered a non-2xx status or a socket error, a 2xx answer left no
-LeaseRequest row, or the server logged an error. The server shares the machine with wrk
-and PostgreSQL, so compare numbers from the same machine only.
+keeps (goal >= 0.75). The median of queries per real POST should stay <= 8; the max
+includes the API key's ``last_used_at`` UPDATE (at most once per key every 5 minutes).
+``rows/2xx`` compares LeaseRequest rows created with 2xx answers wrk counted: rows may
+exceed answers by the requests in flight when wrk stopped, never fall short. Both goals
+print PASS or MISS and never change the exit status. The run exits non-zero when the
+server failed, any request answered a non-2xx status or a socket error, a 2xx answer
+left no LeaseRequest row, or the server logged an error. The server shares the machine
+with wrk and PostgreSQL, so compare numbers from the same machine only.
 """
 
 import json
@@ -395,6 +398,7 @@ def counting_rows(database_url: str, partner: Partner, results: TargetResults):
 
     before = count()
     yield
+    time.sleep(0.5)  # let requests wrk abandoned at its deadline commit
     results.rows_created += count() - before
 
 
@@ -448,15 +452,15 @@ def report(config: Config, real: TargetResults, baseline: TargetResults) -> None
             f"{queries:>16} {rows:>12}"
         )
     ratio = real.median("rps") / baseline.median("rps")
-    real_queries = max(real.queries)
+    real_queries = statistics.median(real.queries)
     print("-" * len(header))
     print(
         f"throughput real/baseline: {ratio:.2f}  (goal >= {THROUGHPUT_GOAL})  "
         f"{verdict(ratio >= THROUGHPUT_GOAL)}"
     )
     print(
-        f"queries per real POST:    {real_queries}  (goal <= {QUERY_GOAL})  "
-        f"{verdict(real_queries <= QUERY_GOAL)}"
+        f"queries per real POST:    {real_queries:g} median, {max(real.queries)} max  "
+        f"(goal <= {QUERY_GOAL})  {verdict(real_queries <= QUERY_GOAL)}"
     )
 
 

@@ -6,8 +6,13 @@ Everything else, DEBUG and SECRET_KEY included, comes from the environment as in
 production.
 """
 
+import warnings
+
 from layers_ops.settings import *  # noqa: F403
 from layers_ops.settings import MIDDLEWARE, STORAGES
+
+# WhiteNoise warns that STATIC_ROOT does not exist: nothing is collected for a benchmark.
+warnings.filterwarnings("ignore", "No directory at", UserWarning)
 
 ROOT_URLCONF = "tests.bench.urls"
 
