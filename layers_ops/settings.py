@@ -160,6 +160,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "CAMELIZE_NAMES": True,  # path parameters as the API page writes them: {projectId}
     "ENUM_NAME_OVERRIDES": {
         "LeaseRequestStatusEnum": "leasing.models.RequestStatus",
         "LeaseStatusEnum": "leasing.models.LeaseStatus",

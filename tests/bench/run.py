@@ -244,14 +244,18 @@ class Server:
 
     def start(self) -> None:
         script = BIN / "gunicorn"
-        command = [str(script)] if script.exists() else [sys.executable, "-m", "gunicorn"]
-        command += [
+        gunicorn = [str(script)] if script.exists() else [sys.executable, "-m", "gunicorn"]
+        command = [
+            *gunicorn,
             "layers_ops.wsgi:application",
             "--workers",
             str(self.workers),
             "--bind",
             f"127.0.0.1:{self.port}",
         ]
+        options = subprocess.run([*gunicorn, "--help"], capture_output=True, text=True).stdout
+        if "--no-control-socket" in options:
+            command.append("--no-control-socket")  # else newer gunicorn writes ~/.gunicorn
         self.process = subprocess.Popen(
             command,
             cwd=ROOT,
@@ -508,6 +512,7 @@ def _interrupt(signum, frame):
 def main() -> int:
     signal.signal(signal.SIGTERM, _interrupt)  # a plain `kill` cleans up like Ctrl-C
     server = None
+    keep_log = False
     try:
         config = Config.from_env()
         wrk = ensure_wrk()
@@ -517,8 +522,8 @@ def main() -> int:
         partner = create_partner(env)
         server = Server(env, config.workers)
         print(
-            f"server {server.base_url} (log {server.log.name}), organization "
-            f"{partner.organization_id}, project {partner.project_id}",
+            f"server {server.base_url}, organization {partner.organization_id}, "
+            f"project {partner.project_id}",
             flush=True,
         )
         server.start()
@@ -529,9 +534,9 @@ def main() -> int:
     except BenchError as exc:
         print(f"\nFAILED: {exc}", file=sys.stderr)
         if server is not None:
-            tail = server.log_text().splitlines()[-30:]
-            if tail:
-                print("\nlast server log lines:\n" + "\n".join(tail), file=sys.stderr)
+            keep_log = True
+            tail = "\n".join(server.log_text().splitlines()[-30:])
+            print(f"\nlast lines of {server.log.name}:\n{tail}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
@@ -539,8 +544,8 @@ def main() -> int:
     finally:
         if server is not None:
             server.stop()
-    if server is not None:
-        Path(server.log.name).unlink(missing_ok=True)
+            if not keep_log:
+                Path(server.log.name).unlink(missing_ok=True)
     return 0
 
 
