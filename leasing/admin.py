@@ -71,14 +71,18 @@ class LeaseRequestAdmin(admin.ModelAdmin):
         return timesince(obj.submitted_at, timezone.now())
 
     def save_formset(self, request, form, formset, change):
-        for note_form in formset.forms:
-            if note_form.has_changed() and not note_form.instance.pk:
-                request_note_add(
-                    lease_request=form.instance,
-                    body=note_form.cleaned_data["body"],
-                    visibility=note_form.cleaned_data["visibility"],
-                    author=request.user,
-                )
+        # Notes go through the service (author and time recorded, never edited).
+        formset.new_objects = [
+            request_note_add(
+                lease_request=form.instance,
+                body=note_form.cleaned_data["body"],
+                visibility=note_form.cleaned_data["visibility"],
+                author=request.user,
+            )
+            for note_form in formset.forms
+            if note_form.has_changed() and not note_form.instance.pk
+        ]
+        formset.changed_objects, formset.deleted_objects = [], []
 
 
 @admin.register(Pool)
