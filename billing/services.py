@@ -131,7 +131,6 @@ def wallet_fund(
     )
 
 
-
 @transaction.atomic
 def wallet_adjust(
     *, organization: Organization, amount_cents: int, actor, memo: str
@@ -149,6 +148,7 @@ def wallet_adjust(
         memo=memo.strip(),
         reference=wallet.organization_id,
     )
+
 
 @dataclass(frozen=True)
 class OnboardedPartner:

@@ -3,6 +3,8 @@ answer matches the documented status codes, content type, headers and body shape
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -30,6 +32,17 @@ CHECKS = [
 def partner_headers(db):
     partner = make_partner()
     return partner, {"Authorization": f"Bearer {partner.token}"}
+
+
+@pytest.fixture(autouse=True)
+def keep_test_connection():
+    """Calls go straight to the WSGI app, so do what Django's test client does: keep the
+    request signals from closing the connection that holds the test's transaction."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 def test_openapi_document_lists_every_endpoint_and_error(client):

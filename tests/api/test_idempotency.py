@@ -37,11 +37,12 @@ def test_key_order_and_whitespace_do_not_change_the_body(partner):
     key = str(uuid.uuid4())
     body = lease_body(partner.project.pk)
     post(partner, body, key)
-    reordered = '{ "target": %s,\n "niche": {"geo": ["US","CA","GB"], "language": "en", ' % (
-        '"Short-form brew tutorials; paid UGC-style creative for ads."'
+    reordered = (
+        '{ "target": "Short-form brew tutorials; paid UGC-style creative for ads.",\n'
+        ' "niche": {"geo": ["US","CA","GB"], "language": "en",'
+        ' "audience": "home baristas 25\\u201340", "vertical": "coffee"},'
+        f' "count": 5, "projectId": "{partner.project.pk}"}}'
     )
-    reordered += '"audience": "home baristas 25\\u201340", "vertical": "coffee"},'
-    reordered += ' "count": 5, "projectId": "%s"}' % partner.project.pk
 
     again = partner.client.generic(
         "POST",

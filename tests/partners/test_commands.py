@@ -4,8 +4,8 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from billing.selectors import wallet_balance_cents
 from billing.models import LedgerTransaction
+from billing.selectors import wallet_balance_cents
 from layers_ops.partners.models import ApiKey
 from tests.conftest import bearer_client, lease_body, request_url
 
