@@ -1,30 +1,34 @@
-from django.urls import path
+from django.urls import path, register_converter
+
+from layers_ops.api.converters import PublicIdConverter
 
 from . import views
 
+register_converter(PublicIdConverter, "public_id")
+
 urlpatterns = [
     path(
-        "projects/<str:project_id>/leased-accounts/request",
+        "projects/<public_id:project_id>/leased-accounts/request",
         views.LeaseRequestCreateView.as_view(),
         name="lease-request-create",
     ),
     path(
-        "projects/<str:project_id>/leased-accounts/requests",
+        "projects/<public_id:project_id>/leased-accounts/requests",
         views.LeaseRequestListView.as_view(),
         name="lease-request-list",
     ),
     path(
-        "projects/<str:project_id>/leased-accounts/requests/<str:request_id>",
+        "projects/<public_id:project_id>/leased-accounts/requests/<public_id:request_id>",
         views.LeaseRequestDetailView.as_view(),
         name="lease-request-detail",
     ),
     path(
-        "projects/<str:project_id>/leased-accounts",
+        "projects/<public_id:project_id>/leased-accounts",
         views.LeasedAccountListView.as_view(),
         name="leased-account-list",
     ),
     path(
-        "leased-accounts/requests/<str:request_id>",
+        "leased-accounts/requests/<public_id:request_id>",
         views.OrgLeaseRequestDetailView.as_view(),
         name="org-lease-request-detail",
     ),

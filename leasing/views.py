@@ -3,12 +3,12 @@
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from layers_ops.api.fields import validated
 from layers_ops.api.idempotency import idempotent
 from layers_ops.api.pagination import paginate
 from layers_ops.api.schema import error_responses, idempotency_key_header, page_parameters
+from layers_ops.api.views import PartnerAPIView
 from layers_ops.partners.models import Scope
 
 from . import selectors, services
@@ -35,7 +35,7 @@ lease_status_param = OpenApiParameter(
 )
 
 
-class LeaseRequestCreateView(APIView):
+class LeaseRequestCreateView(PartnerAPIView):
     required_scopes = {"POST": Scope.LEASED_WRITE}
 
     @extend_schema(
@@ -75,7 +75,7 @@ class LeaseRequestCreateView(APIView):
         )
 
 
-class LeaseRequestListView(APIView):
+class LeaseRequestListView(PartnerAPIView):
     required_scopes = READ
 
     @extend_schema(
@@ -96,7 +96,7 @@ class LeaseRequestListView(APIView):
         return Response(paginate(queryset, request.query_params, lambda r: LeaseRequestOut(r).data))
 
 
-class LeaseRequestDetailView(APIView):
+class LeaseRequestDetailView(PartnerAPIView):
     required_scopes = READ
 
     @extend_schema(
@@ -125,7 +125,7 @@ class OrgLeaseRequestDetailView(LeaseRequestDetailView):
         return super().get(request, request_id=request_id)
 
 
-class LeasedAccountListView(APIView):
+class LeasedAccountListView(PartnerAPIView):
     required_scopes = READ
 
     @extend_schema(

@@ -6,6 +6,7 @@ Every error body is ``{"error": {"code", "message", "requestId", "details"}}``.
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -75,6 +76,12 @@ class Conflict(ApiError):
     status_code = 409
     code = "CONFLICT"
     message = "Conflict."
+
+
+class PayloadTooLarge(ApiError):
+    status_code = 413
+    code = "PAYLOAD_TOO_LARGE"
+    message = "The body is larger than this API accepts."
 
 
 class UnsupportedMediaType(ApiError):
@@ -157,6 +164,8 @@ def _as_api_error(exc) -> ApiError:
         return NotAcceptable()
     if isinstance(exc, drf.UnsupportedMediaType):
         return UnsupportedMediaType()
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLarge()
     if isinstance(exc, drf.Throttled):
         return RateLimited()
     return ApiError()

@@ -8,6 +8,23 @@ from rest_framework.views import APIView
 from .exceptions import ApiError, NotFound, error_response
 from .schema import error_responses
 
+
+class PartnerAPIView(APIView):
+    """Base of every partner endpoint: the key, then its rate limit, then its scope.
+
+    DRF checks permissions before throttles; here the budget is spent (and reported in
+    the headers) for any valid key, so a 403 carries the X-RateLimit-* headers too.
+    """
+
+    def check_permissions(self, request):
+        if request.auth is not None:
+            super().check_throttles(request)
+        super().check_permissions(request)
+
+    def check_throttles(self, request):
+        """Already done in check_permissions, before the scope is checked."""
+
+
 WhoAmI = inline_serializer(
     "WhoAmI",
     {
@@ -20,7 +37,7 @@ WhoAmI = inline_serializer(
 )
 
 
-class WhoAmIView(APIView):
+class WhoAmIView(PartnerAPIView):
     @extend_schema(
         operation_id="whoami",
         summary="Who this API key is",

@@ -160,3 +160,31 @@ def test_every_answer_has_a_fresh_request_id(partner):
     ids = {partner.client.get("/v1/whoami")["X-Request-Id"] for _ in range(3)}
 
     assert len(ids) == 3
+
+
+def test_forbidden_answers_still_report_the_budget(partner):
+    reader = partner.client_with(Scope.LEASED_READ)
+
+    response = reader.post(
+        request_url(partner.project.pk), lease_body(partner.project.pk), format="json"
+    )
+
+    assert response.status_code == 403
+    assert response["X-RateLimit-Endpoint-Class"] == "write"
+    assert "X-RateLimit-Remaining" in response
+
+
+def test_oversized_body_is_413(partner, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    body = lease_body(partner.project.pk, target="t" * 20_000)
+
+    response = partner.client.post(request_url(partner.project.pk), body, format="json")
+
+    assert_envelope(response, 413, "PAYLOAD_TOO_LARGE")
+
+
+@pytest.mark.parametrize("bad_id", ["a%00b", "%C3%A9t%C3%A9", "x" * 65, "a.b"])
+def test_ids_outside_the_id_alphabet_are_404(partner, bad_id):
+    response = partner.client.get(f"/v1/leased-accounts/requests/{bad_id}")
+
+    assert_envelope(response, 404, "NOT_FOUND")
