@@ -60,7 +60,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-ROOT_URLCONF = env.str("ROOT_URLCONF", default="layers_ops.urls")
+ROOT_URLCONF = "layers_ops.urls"
 WSGI_APPLICATION = "layers_ops.wsgi.application"
 
 TEMPLATES = [
