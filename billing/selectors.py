@@ -2,7 +2,8 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Sum
+from django.db.models import Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 
 from layers_ops.partners.models import Organization
 
@@ -24,6 +25,17 @@ def wallet_balance_cents(*, organization_id: str) -> int:
         .values_list("balance_cents", flat=True)
     )
     return next(iter(balances), 0)
+
+
+def wallet_balance_of(organization_ref) -> Coalesce:
+    """An expression for the balance of the wallet of ``organization_ref`` (0 if none),
+    to annotate another query with instead of reading the wallet separately."""
+    balance = (
+        Wallet.objects.filter(organization_id=organization_ref)
+        .order_by()
+        .values("balance_cents")[:1]
+    )
+    return Coalesce(Subquery(balance), Value(0))
 
 
 def wallet_for(*, organization: Organization) -> Wallet | None:

@@ -2,26 +2,34 @@
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef
 
-from billing.selectors import wallet_balance_cents
-from layers_ops.api.exceptions import BillingExhausted, Conflict
+from billing.selectors import wallet_balance_of
+from layers_ops.api.exceptions import BillingExhausted, Conflict, NotFound
 from layers_ops.partners.models import ApiKey, Project
 
 from .models import NOTE_MAX_LENGTH, LeaseRequest, RequestNote
 
 
 def lease_request_create(
-    *, project: Project, api_key: ApiKey | None, payload: dict
+    *, organization_id: str, project_id: str, api_key: ApiKey | None, payload: dict
 ) -> LeaseRequest:
     """Queue a partner's request. Nothing is charged until ops assigns accounts.
 
-    Refused with 402 when the wallet would not cover even one account, and with 409 when
-    the partner's own requestId is already taken in the organization. The insert is the
-    only write, in its own atomic block (a savepoint inside a caller's transaction, such
-    as the idempotency claim), so a refusal never poisons the caller's transaction.
+    Refused with 404 when the project is not the organization's, with 402 when the
+    wallet would not cover even one account-month, and with 409 when the partner's own
+    requestId is already taken in the organization. The one write is the INSERT, so a
+    refusal leaves nothing behind; inside a caller's transaction (the idempotency claim)
+    a taken requestId rolls back to a savepoint and never poisons that transaction.
     """
+    try:
+        project = Project.objects.annotate(
+            wallet_balance_cents=wallet_balance_of(OuterRef("organization_id"))
+        ).get(organization_id=organization_id, pk=project_id)
+    except Project.DoesNotExist:
+        raise NotFound(f"No project {project_id!r} in your organization.") from None
     price = settings.LEASE_PRICE_CENTS
-    balance = wallet_balance_cents(organization_id=project.organization_id)
+    balance = project.wallet_balance_cents
     if balance < price:
         raise BillingExhausted(
             f"The wallet holds ${balance / 100:,.2f}; one account costs ${price / 100:,.2f} "
@@ -29,28 +37,33 @@ def lease_request_create(
             details=[{"field": None, "message": f"balanceCents={balance} < {price}"}],
         )
     niche = payload["niche"]
-    fields = {
-        "organization_id": project.organization_id,
-        "project": project,
-        "api_key": api_key,
-        "count": payload["count"],
-        "vertical": niche["vertical"],
-        "audience": niche.get("audience") or "",
-        "language": niche.get("language") or "",
-        "geo": niche.get("geo") or [],
-        "target": payload.get("target") or "",
-        "partner_note": payload.get("note") or "",
-    }
-    if payload.get("requestId"):
-        fields["public_id"] = payload["requestId"]
+    lease_request = LeaseRequest(
+        organization_id=organization_id,
+        project=project,
+        api_key=api_key,
+        count=payload["count"],
+        vertical=niche["vertical"],
+        audience=niche.get("audience") or "",
+        language=niche.get("language") or "",
+        geo=niche.get("geo") or [],
+        target=payload.get("target") or "",
+        partner_note=payload.get("note") or "",
+    )
+    partner_id = payload.get("requestId")
+    if not partner_id:
+        # A fresh lreq_ ULID cannot collide: no savepoint needed around the INSERT.
+        lease_request.save(force_insert=True)
+        return lease_request
+    lease_request.public_id = partner_id
     try:
         with transaction.atomic():
-            return LeaseRequest.objects.create(**fields)
+            lease_request.save(force_insert=True)
     except IntegrityError:
         raise Conflict(
-            f"requestId {payload.get('requestId')!r} is already used in your organization.",
+            f"requestId {partner_id!r} is already used in your organization.",
             details=[{"field": "requestId", "message": "Already used."}],
         ) from None
+    return lease_request
 
 
 @transaction.atomic

@@ -58,16 +58,17 @@ class LeaseRequestCreateView(PartnerAPIView):
     )
     @idempotent
     def post(self, request, project_id):
-        organization_id = request.auth.organization_id
-        project = selectors.project_get(organization_id=organization_id, project_id=project_id)
-        payload = validated(LeaseRequestIn, request.data, project_id=project.pk)
+        payload = validated(LeaseRequestIn, request.data, project_id=project_id)
         lease_request = services.lease_request_create(
-            project=project, api_key=request.auth, payload=payload
+            organization_id=request.auth.organization_id,
+            project_id=project_id,
+            api_key=request.auth,
+            payload=payload,
         )
         location = request.build_absolute_uri(
             reverse(
                 "lease-request-detail",
-                kwargs={"project_id": project.pk, "request_id": lease_request.public_id},
+                kwargs={"project_id": project_id, "request_id": lease_request.public_id},
             )
         )
         return Response(

@@ -95,12 +95,11 @@ def api_key_from_token(token: str) -> ApiKey | None:
     _, environment, key_ulid, secret = parts
     if not key_ulid.isalnum() or not secret.isalnum():
         return None
-    api_key = (
-        ApiKey.objects.select_related("organization")
-        .filter(id=f"key_{key_ulid}", environment=environment, revoked_at__isnull=True)
-        .first()
-    )
-    if api_key is None:
+    try:
+        api_key = ApiKey.objects.get(
+            id=f"key_{key_ulid}", environment=environment, revoked_at__isnull=True
+        )
+    except ApiKey.DoesNotExist:
         # Hash anyway so unknown keys cost the same time as wrong secrets.
         hmac.compare_digest(hash_secret(secret), "0" * 64)
         return None
