@@ -7,6 +7,7 @@ in Redis when ``REDIS_URL`` is set (one Lua script: atomic across every worker) 
 locked database row otherwise.
 """
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from layers_ops.partners.models import RateLimitTier
 from . import idempotency
 from .exceptions import RateLimited
 from .models import RateLimitWindow
+
+logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 60
 # Buckets counted for a decision: the current second and the WINDOW_SECONDS before it.
@@ -152,14 +155,25 @@ return out
 
 
 class RedisStore:
+    """Counters in Redis. If Redis stops answering, the database store stands in (and
+    an error is logged) rather than failing every request while Redis is down."""
+
     def __init__(self, url: str):
         import redis
 
-        self.client = redis.Redis.from_url(url)
+        self.errors = (redis.RedisError,)
+        self.client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         self.script = self.client.register_script(_REDIS_SCRIPT)
+        self.fallback = DatabaseStore()
 
     def hit(self, bucket: str, *, limit: int, now: float, spend: bool) -> tuple[bool, dict]:
-        reply = self.script(keys=[f"ratelimit:{bucket}"], args=[int(now), limit, int(spend), SPAN])
+        try:
+            reply = self.script(
+                keys=[f"ratelimit:{bucket}"], args=[int(now), limit, int(spend), SPAN]
+            )
+        except self.errors:
+            logger.exception("Redis rate-limit store failed; counting in the database")
+            return self.fallback.hit(bucket, limit=limit, now=now, spend=spend)
         allowed, flat = bool(reply[0]), reply[1:]
         counts = {int(flat[i]): int(flat[i + 1]) for i in range(0, len(flat), 2)}
         return allowed, counts

@@ -127,3 +127,13 @@ def test_settings_name_the_store(settings):
 @pytest.mark.redis
 def test_redis_store_is_used_when_redis_url_is_set():
     assert isinstance(ratelimit.store_for(settings.REDIS_URL), ratelimit.RedisStore)
+
+
+def test_requests_are_still_limited_when_redis_is_down(settings, caplog):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    key = f"k-{uuid.uuid4()}"
+
+    decisions = hits(key, [T0] * 61)
+
+    assert [d.allowed for d in decisions] == [True] * 60 + [False]
+    assert "counting in the database" in caplog.text

@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from billing.services import partner_onboard, wallet_fund
+from billing.services import partner_onboard
 from layers_ops.partners.models import ApiKey, Organization, RateLimitTier, Scope
 from layers_ops.partners.services import api_key_create, api_key_revoke
 from leasing.models import AccountState, Pool, SocialAccount
@@ -42,15 +42,11 @@ class Command(BaseCommand):
             partner = partner_onboard(
                 name=DEMO_ORG,
                 project_name="Brew tutorials",
+                wallet_cents=DEMO_WALLET_CENTS,
                 scopes=DEMO_SCOPES,
                 rate_limit_tier=RateLimitTier.PILOT,
             )
             organization, project = partner.organization, partner.project
-            wallet_fund(
-                organization=organization,
-                amount_cents=DEMO_WALLET_CENTS,
-                memo="Demo opening balance",
-            )
             token = partner.issued_key.token
         else:
             project = organization.projects.order_by("created_at").first()
