@@ -1,0 +1,75 @@
+import io
+import json
+import re
+import shlex
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+
+from billing.selectors import wallet_balance_cents
+from layers_ops.partners.models import Project
+from leasing.models import LeaseRequest, SocialAccount
+from tests.conftest import bearer_client
+
+pytestmark = pytest.mark.django_db
+
+
+def load_demo() -> str:
+    out = io.StringIO()
+    call_command("load_demo", stdout=out)
+    return out.getvalue()
+
+
+def printed_post(output: str):
+    """The printed curl, parsed: URL, headers and body, as a shell would pass them."""
+    command = output[output.index("curl -i -X POST") :].split("\n\n")[0].replace("\\\n", " ")
+    words = shlex.split(command)
+    url = words[words.index("POST") + 1]
+    headers = dict(words[i + 1].split(": ", 1) for i, word in enumerate(words) if word == "-H")
+    body = json.loads(words[words.index("-d") + 1])
+    return url, headers, body
+
+
+def test_printed_curl_queues_a_request():
+    url, headers, body = printed_post(load_demo())
+
+    client = bearer_client(headers["Authorization"].removeprefix("Bearer "))
+    response = client.post(
+        url.removeprefix("http://127.0.0.1:8000"),
+        body,
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=headers["Idempotency-Key"],
+    )
+
+    assert response.status_code == 202
+    assert LeaseRequest.objects.count() == 1
+
+
+def test_demo_partner_is_funded_and_pools_are_stocked():
+    load_demo()
+    _, _, body = printed_post(load_demo())
+
+    org_id = Project.objects.get(pk=body["projectId"]).organization_id
+    assert wallet_balance_cents(organization_id=org_id) == 300_000  # funded once, not per run
+    assert SocialAccount.objects.filter(state="ready").count() == 24
+
+
+def test_rerun_issues_a_new_key_and_revokes_the_old_one():
+    _, first_headers, _ = printed_post(load_demo())
+    _, second_headers, _ = printed_post(load_demo())
+
+    old = bearer_client(first_headers["Authorization"].removeprefix("Bearer "))
+    new = bearer_client(second_headers["Authorization"].removeprefix("Bearer "))
+    assert old.get("/v1/whoami").status_code == 401
+    assert new.get("/v1/whoami").status_code == 200
+
+
+def test_staff_can_log_in_with_the_printed_passwords():
+    output = load_demo()
+
+    for username in ("admin", "ops", "finance"):
+        password = re.search(rf"^\s+{username}\s+password (\S+)$", output, re.M).group(1)
+        user = authenticate(username=username, password=password)
+        assert user is not None and user.is_staff
+    assert authenticate(username="ops", password="wrong") is None
