@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularRedocView
 
 from layers_ops.api import views as api_views
@@ -19,7 +20,12 @@ v1 = [
     re_path(r"^.*$", api_views.not_found),
 ]
 
+admin.site.site_header = admin.site.site_title = "Layers ops"
+admin.site.index_title = "Queue, partners and money"
+admin.site.site_url = "/docs/"  # "View site" opens the partner API reference
+
 urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("v1/", include(v1)),
     path(
         "docs/",

@@ -21,21 +21,46 @@ class RequestNoteInline(admin.TabularInline):
         return False
 
 
+class QueueStatusFilter(admin.SimpleListFilter):
+    """The queue opens on what still needs work: requests not yet closed."""
+
+    title = "status"
+    parameter_name = "status"
+    ALL = "all"
+
+    def lookups(self, request, model_admin):
+        return [(self.ALL, "All"), *RequestStatus.choices]
+
+    def choices(self, changelist):
+        for value, label in self.lookup_choices:
+            selected = self.value() == value or (self.value() is None and value == "requested")
+            yield {
+                "selected": selected,
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": label,
+            }
+
+    def queryset(self, request, queryset):
+        value = self.value() or RequestStatus.REQUESTED
+        return queryset if value == self.ALL else queryset.filter(status=value)
+
+
 @admin.register(LeaseRequest)
 class LeaseRequestAdmin(admin.ModelAdmin):
     list_display = [
         "public_id",
         "organization",
-        "project",
+        "project_name",
         "count",
         "vertical",
         "language",
+        "geo_list",
         "status",
         "submitted_at",
         "age",
     ]
     list_select_related = ["organization", "project"]
-    list_filter = ["status", "vertical", "organization"]
+    list_filter = [QueueStatusFilter, "vertical", "organization"]
     search_fields = ["public_id", "organization__name", "project__id", "vertical", "target"]
     ordering = ["submitted_at"]
     inlines = [RequestNoteInline]
@@ -63,6 +88,14 @@ class LeaseRequestAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="project", ordering="project__name")
+    def project_name(self, obj):
+        return obj.project.name
+
+    @admin.display(description="geo")
+    def geo_list(self, obj):
+        return " ".join(obj.geo) or "—"
 
     @admin.display(description="age")
     def age(self, obj):

@@ -36,6 +36,8 @@ lease_status_param = OpenApiParameter(
 
 
 class LeaseRequestCreateView(PartnerAPIView):
+    """Queue a request for warmed accounts."""
+
     required_scopes = {"POST": Scope.LEASED_WRITE}
 
     @extend_schema(
@@ -77,6 +79,8 @@ class LeaseRequestCreateView(PartnerAPIView):
 
 
 class LeaseRequestListView(PartnerAPIView):
+    """A project's lease requests, newest first."""
+
     required_scopes = READ
 
     @extend_schema(
@@ -98,6 +102,8 @@ class LeaseRequestListView(PartnerAPIView):
 
 
 class LeaseRequestDetailView(PartnerAPIView):
+    """One lease request: status, assigned accounts and the latest note from ops."""
+
     required_scopes = READ
 
     @extend_schema(
@@ -116,6 +122,8 @@ class LeaseRequestDetailView(PartnerAPIView):
 
 
 class OrgLeaseRequestDetailView(LeaseRequestDetailView):
+    """One lease request, found across every project of the organization."""
+
     @extend_schema(
         operation_id="getLeaseRequest",
         summary="Get a lease request (any project of your organization)",
@@ -127,6 +135,8 @@ class OrgLeaseRequestDetailView(LeaseRequestDetailView):
 
 
 class LeasedAccountListView(PartnerAPIView):
+    """Accounts leased to a project: `assigned` (default) or `disconnected`."""
+
     required_scopes = READ
 
     @extend_schema(
@@ -154,6 +164,8 @@ class LeasedAccountListView(PartnerAPIView):
 
 
 class OrgLeasedAccountListView(LeasedAccountListView):
+    """Accounts leased to any project of the organization."""
+
     @extend_schema(
         operation_id="listLeasedAccounts",
         summary="List leased accounts across your organization",

@@ -119,3 +119,23 @@ def test_ledger_admin_is_read_only_even_for_superusers(admin_client):
         reverse("admin:billing_ledgertransaction_delete", args=[txn.pk]), {"post": "yes"}
     )
     assert delete.status_code == 403
+
+
+def test_queue_opens_on_open_requests_and_can_show_all(client, partner):
+    staff(client, OPS)
+    waiting = LeaseRequestFactory(project=partner.project)
+    closed = LeaseRequestFactory(project=partner.project, status="rejected")
+    url = reverse("admin:leasing_leaserequest_changelist")
+
+    default = client.get(url).content.decode()
+    everything = client.get(url, {"status": "all"}).content.decode()
+
+    assert waiting.public_id in default and closed.public_id not in default
+    assert waiting.public_id in everything and closed.public_id in everything
+
+
+def test_root_sends_staff_to_the_admin(client):
+    response = client.get("/")
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:index")

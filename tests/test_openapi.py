@@ -87,3 +87,12 @@ def test_api_conforms_to_its_schema(case, partner_headers):
     response = case.call(headers=headers)
 
     case.validate_response(response, checks=CHECKS)
+
+
+def test_every_operation_describes_itself_not_the_plumbing(client):
+    document = client.get("/v1/openapi.json").json()
+
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            assert operation.get("summary"), (method, path)
+            assert "DRF" not in operation.get("description", ""), (method, path)

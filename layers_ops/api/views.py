@@ -38,6 +38,8 @@ WhoAmI = inline_serializer(
 
 
 class WhoAmIView(PartnerAPIView):
+    """The organization, key id, scopes and rate-limit tier of the calling key."""
+
     @extend_schema(
         operation_id="whoami",
         summary="Who this API key is",
