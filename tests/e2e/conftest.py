@@ -6,12 +6,9 @@ import pytest
 from tests.conftest import REQUIRE_SERVICES
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-# Playwright's sync API runs an event loop in the test's thread; the ORM calls the test
-# itself makes (fixtures, assertions) are still synchronous and safe.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     if not shutil.which(CHROMIUM):
         message = f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)"
@@ -20,6 +17,11 @@ def browser():
         pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API keeps an event loop in the test's thread; the ORM calls the
+    # tests make around it (fixtures, assertions) are still synchronous and safe. Allowed
+    # only while the browser runs, so nothing else inherits the setting.
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
@@ -35,6 +37,7 @@ def browser():
         )
         yield browser
         browser.close()
+    mp.undo()
 
 
 @pytest.fixture
