@@ -96,3 +96,13 @@ def test_every_operation_describes_itself_not_the_plumbing(client):
         for method, operation in operations.items():
             assert operation.get("summary"), (method, path)
             assert "DRF" not in operation.get("description", ""), (method, path)
+
+
+def test_openapi_document_is_valid_and_generates_without_warnings(tmp_path):
+    from django.core.management import call_command
+
+    call_command(
+        "spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "openapi.yml")
+    )
+
+    assert (tmp_path / "openapi.yml").read_text().startswith("openapi: 3")
