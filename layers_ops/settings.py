@@ -131,6 +131,10 @@ SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 X_FRAME_OPTIONS = "DENY"
 
+# Messages live in the session: a new API key's secret is shown through one, and must
+# not travel in a cookie.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
 # Business settings.
 LEASE_PRICE_CENTS = env.int("LEASE_PRICE_CENTS", default=15_000)
 IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60

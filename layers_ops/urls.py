@@ -37,5 +37,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "layers_ops.api.views.bad_request"
 handler404 = "layers_ops.api.views.not_found"
 handler500 = "layers_ops.api.views.server_error"

@@ -23,13 +23,39 @@ class CountryCodeField(StrictCharField):
         return value
 
 
+# RFC 5646 section 2.1 "langtag" / "privateuse" / "grandfathered", case-insensitive.
+_LANGTAG = re.compile(
+    r"""
+    (?:[a-z]{2,3}(?:-[a-z]{3}){0,3}|[a-z]{4}|[a-z]{5,8})   # language, extlangs
+    (?:-[a-z]{4})?                                          # script
+    (?:-(?:[a-z]{2}|[0-9]{3}))?                             # region
+    (?:-(?:[a-z0-9]{5,8}|[0-9][a-z0-9]{3}))*                # variants
+    (?:-[a-wyz0-9](?:-[a-z0-9]{2,8})+)*                     # extensions
+    (?:-x(?:-[a-z0-9]{1,8})+)?                              # private use
+    |x(?:-[a-z0-9]{1,8})+
+    |en-gb-oed|i-(?:ami|bnn|default|enochian|hak|klingon|lux|mingo|navajo|pwn|tao|tay|tsu)
+    |sgn-(?:be-fr|be-nl|ch-de)|art-lojban|cel-gaulish|no-(?:bok|nyn)
+    |zh-(?:guoyu|hakka|min|min-nan|xiang)
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
 class LanguageTagField(StrictCharField):
-    default_error_messages = {"language": "'{value}' is not a well-formed BCP-47 language tag."}
+    """A BCP-47 tag: well-formed (``en_US`` is not) and made of registered subtags
+    (``english`` is well-formed but names no language, so no pool could ever match it)."""
+
+    default_error_messages = {
+        "language": "'{value}' is not a well-formed BCP-47 language tag (e.g. en, pt-BR).",
+        "unknown": "'{value}' is well-formed but not a registered BCP-47 language tag.",
+    }
 
     def to_internal_value(self, data):
         value = super().to_internal_value(data)
-        if not langcodes.tag_is_valid(value):
+        if not _LANGTAG.fullmatch(value):
             self.fail("language", value=data)
+        if not langcodes.tag_is_valid(value):
+            self.fail("unknown", value=data)
         return value
 
 

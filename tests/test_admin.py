@@ -139,3 +139,22 @@ def test_root_sends_staff_to_the_admin(client):
 
     assert response.status_code == 302
     assert response["Location"] == reverse("admin:index")
+
+
+def test_a_new_key_never_travels_in_a_cookie(client):
+    staff(client, OPS)
+    org = OrganizationFactory()
+
+    response = client.post(
+        reverse("admin:partners_apikey_add"),
+        {
+            "organization": org.pk,
+            "name": "cookie check",
+            "environment": "live",
+            "scopes": ["leased:read"],
+            "rate_limit_tier": "standard",
+        },
+    )
+
+    assert response.status_code == 302
+    assert "lp_live_" not in str(response.cookies)

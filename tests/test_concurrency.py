@@ -99,3 +99,15 @@ def test_write_budget_holds_across_threads(store, settings):
     assert statuses.count(202) == 60
     assert statuses.count(429) == 20
     assert LeaseRequest.objects.count() == 60
+
+
+def test_parallel_retries_with_one_key_and_a_partner_id_all_get_the_replay():
+    partner = make_partner()
+    key = str(uuid.uuid4())
+    body = lease_body(partner.project.pk, requestId="retried-1")
+
+    results = fire(16, poster(partner, lambda i: body, lambda i: key))
+
+    assert {status for status, _, _ in results} == {202}
+    assert {b["requestId"] for _, b, _ in results} == {"retried-1"}
+    assert LeaseRequest.objects.count() == 1

@@ -106,3 +106,10 @@ def test_openapi_document_is_valid_and_generates_without_warnings(tmp_path):
     )
 
     assert (tmp_path / "openapi.yml").read_text().startswith("openapi: 3")
+
+
+def test_reference_docs_fetch_nothing_from_other_hosts(client):
+    page = client.get("/docs/").content.decode()
+
+    assert "googleapis" not in page and "gstatic" not in page
+    assert "https://" not in page

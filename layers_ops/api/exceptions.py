@@ -26,6 +26,12 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+class BadRequest(ApiError):
+    status_code = 400
+    code = "BAD_REQUEST"
+    message = "The request could not be read (check the Host header)."
+
+
 class ValidationFailed(ApiError):
     status_code = 422
     code = "VALIDATION"

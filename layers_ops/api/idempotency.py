@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.response import Response
 
-from .exceptions import Conflict, ValidationFailed
+from .exceptions import ApiError, Conflict, ValidationFailed
 from .models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
@@ -41,7 +41,8 @@ def ttl() -> timedelta:
 
 
 def fingerprint(method: str, path: str, body) -> str:
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # ASCII escapes keep it canonical and let any string (even a lone surrogate) hash.
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
 
 
@@ -127,8 +128,9 @@ def idempotent(handler):
                         response_headers={h: response[h] for h in STORED_HEADERS if h in response},
                         created_at=timezone.now(),
                     )
-        except IntegrityError:
-            # A concurrent request with the same key committed first: answer as it did.
+        except (IntegrityError, ApiError):
+            # A concurrent request with the same key may have committed first; its claim
+            # (or its partner requestId) is what refused this one. Answer as it did.
             stored = _lookup(organization_id, claim.key)
             if stored is None:
                 raise

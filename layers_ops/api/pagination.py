@@ -7,6 +7,7 @@ through never shift or repeat what they see. The answer is ``{items, nextCursor}
 import base64
 import binascii
 import json
+import re
 
 from .exceptions import ValidationFailed
 
@@ -35,7 +36,7 @@ def _decode(cursor: str) -> int:
 def parse_limit(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not re.fullmatch(r"[0-9]{1,3}", raw) or not 1 <= int(raw) <= MAX_LIMIT:
         raise ValidationFailed(
             f"limit must be a whole number from 1 to {MAX_LIMIT}.",
             details=[{"field": "limit", "message": f"Must be an integer 1-{MAX_LIMIT}."}],

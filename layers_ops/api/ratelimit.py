@@ -15,12 +15,13 @@ from functools import cache
 
 from django.conf import settings
 from django.db import transaction
+from rest_framework.exceptions import ParseError
 from rest_framework.throttling import BaseThrottle
 
 from layers_ops.partners.models import RateLimitTier
 
 from . import idempotency
-from .exceptions import RateLimited
+from .exceptions import ApiError, RateLimited
 from .models import RateLimitWindow
 
 logger = logging.getLogger(__name__)
@@ -94,8 +95,10 @@ def _admit(counts: dict[int, int], *, now: float, limit: int, spend: bool) -> bo
     current = int(now)
     for second in [s for s in counts if s <= current - SPAN]:
         del counts[second]
+    if not spend:  # a replay: reported, never refused
+        return True
     allowed = sum(counts.values()) < limit
-    if allowed and spend:
+    if allowed:
         counts[current] = counts.get(current, 0) + 1
     return allowed
 
@@ -137,17 +140,17 @@ for i = 1, #flat, 2 do
   end
 end
 local allowed = 0
-if used < limit then
+if spend == 0 then
+  allowed = 1  -- a replay: reported, never refused
+elseif used < limit then
   allowed = 1
-  if spend == 1 then
-    local count = redis.call('HINCRBY', KEYS[1], now, 1)
-    redis.call('EXPIRE', KEYS[1], span + 1)
-    local found = false
-    for i = 1, #out, 2 do
-      if tonumber(out[i]) == now then out[i + 1] = tostring(count); found = true end
-    end
-    if not found then table.insert(out, tostring(now)); table.insert(out, tostring(count)) end
+  local count = redis.call('HINCRBY', KEYS[1], now, 1)
+  redis.call('EXPIRE', KEYS[1], span + 1)
+  local found = false
+  for i = 1, #out, 2 do
+    if tonumber(out[i]) == now then out[i + 1] = tostring(count); found = true end
   end
+  if not found then table.insert(out, tostring(now)); table.insert(out, tostring(count)) end
 end
 table.insert(out, 1, allowed)
 return out
@@ -203,7 +206,10 @@ class EndpointClassThrottle(BaseThrottle):
         api_key = request.auth
         if api_key is None:
             return True
-        spend = not idempotency.is_replay(request)
+        try:
+            spend = not idempotency.is_replay(request)
+        except (ApiError, ParseError):
+            spend = True  # the view answers 422 for the bad key or body, at full price
         decision = check(
             api_key_id=api_key.pk,
             tier=api_key.rate_limit_tier,

@@ -5,7 +5,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .exceptions import ApiError, NotFound, error_response
+from .exceptions import ApiError, BadRequest, NotFound, error_response
 from .schema import error_responses
 
 
@@ -68,6 +68,13 @@ def not_found(request, exception=None) -> HttpResponse:
     if _is_api(request):
         return error_response(request, NotFound("No such endpoint."))
     return defaults.page_not_found(request, exception)
+
+
+def bad_request(request, exception=None) -> HttpResponse:
+    """Django refused the request before any view (e.g. a Host not in ALLOWED_HOSTS)."""
+    if _is_api(request):
+        return error_response(request, BadRequest())
+    return defaults.bad_request(request, exception)
 
 
 def server_error(request) -> HttpResponse:

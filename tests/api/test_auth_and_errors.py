@@ -188,3 +188,9 @@ def test_ids_outside_the_id_alphabet_are_404(partner, bad_id):
     response = partner.client.get(f"/v1/leased-accounts/requests/{bad_id}")
 
     assert_envelope(response, 404, "NOT_FOUND")
+
+
+def test_disallowed_host_is_enveloped_400(partner):
+    response = partner.client.get("/v1/whoami", HTTP_HOST="evil.example")
+
+    assert_envelope(response, 400, "BAD_REQUEST")

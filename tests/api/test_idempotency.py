@@ -1,4 +1,5 @@
 import io
+import json
 import uuid
 from datetime import timedelta
 
@@ -145,3 +146,19 @@ def test_replay_does_not_spend_write_budget(db):
 
     remaining = {r["X-RateLimit-Remaining"] for r in replays}
     assert remaining == {first["X-RateLimit-Remaining"]} == {"59"}
+
+
+def test_any_string_can_be_fingerprinted(partner):
+    raw = json.dumps(lease_body(partner.project.pk, niche={"vertical": "c\ud800"}))
+
+    response = partner.client.generic(
+        "POST",
+        request_url(partner.project.pk),
+        raw,
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()),
+    )
+
+    assert "\\ud800" in raw  # a lone surrogate, escaped as JSON allows
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["field"] == "niche.vertical"

@@ -137,3 +137,42 @@ def test_requests_are_still_limited_when_redis_is_down(settings, caplog):
 
     assert [d.allowed for d in decisions] == [True] * 60 + [False]
     assert "counting in the database" in caplog.text
+
+
+def test_a_replay_is_answered_even_when_the_budget_is_spent(db):
+    standard = make_partner(tier=RateLimitTier.STANDARD)
+    url = request_url(standard.project.pk)
+    key = str(uuid.uuid4())
+    first = standard.client.post(
+        url, lease_body(standard.project.pk), format="json", HTTP_IDEMPOTENCY_KEY=key
+    )
+    for _ in range(59):
+        standard.client.post(url, lease_body(standard.project.pk), format="json")
+    assert (
+        standard.client.post(url, lease_body(standard.project.pk), format="json").status_code == 429
+    )
+
+    replay = standard.client.post(
+        url, lease_body(standard.project.pk), format="json", HTTP_IDEMPOTENCY_KEY=key
+    )
+
+    assert replay.status_code == 202
+    assert replay["Idempotent-Replayed"] == "true"
+    assert replay.json() == first.json()
+    assert replay["X-RateLimit-Remaining"] == "0"
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"), [(b'{"count": 1}', "not-a-uuid"), (b"{broken", str(uuid.uuid4()))]
+)
+def test_requests_refused_for_a_bad_key_or_body_still_spend_and_report(partner, raw, key):
+    response = partner.client.generic(
+        "POST",
+        request_url(partner.project.pk),
+        raw,
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY=key,
+    )
+
+    assert response.status_code == 422
+    assert response["X-RateLimit-Remaining"] == str(1_000_000 - 1)

@@ -233,3 +233,12 @@ def test_org_wide_leased_accounts_cover_every_project(partner, other_partner):
     items = partner.client.get("/v1/leased-accounts").json()["items"]
 
     assert {i["socialAccountId"] for i in items} == {a.social_account_id, b.social_account_id}
+
+
+@pytest.mark.parametrize("limit", ["²", "١٢", "-1", "1.5", "0050"])
+def test_odd_limits_are_validation_errors_not_crashes(partner, limit):
+    url = f"/v1/projects/{partner.project.pk}/leased-accounts/requests"
+
+    response = partner.client.get(url, {"limit": limit})
+
+    assert response.status_code == 422

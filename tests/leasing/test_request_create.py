@@ -239,3 +239,21 @@ def test_post_runs_at_most_eight_queries():
     statements = [q["sql"] for q in captured.captured_queries]
     work = [sql for sql in statements if sql.split()[0] not in {"BEGIN", "COMMIT"}]
     assert len(work) <= 8, "\n".join(work)
+
+
+@pytest.mark.parametrize("tag", ["en", "en-US", "pt-BR", "zh-Hant-TW", "sr-Latn-RS", "de-CH-1901"])
+def test_well_formed_registered_language_tags_are_accepted(partner, tag):
+    body = lease_body(partner.project.pk, niche={"vertical": "coffee", "language": tag})
+
+    assert post(partner, body).status_code == 202
+    assert LeaseRequest.objects.get().language == tag
+
+
+@pytest.mark.parametrize("tag", ["en_US", "en-", "e", "english", "xyz", "123"])
+def test_malformed_or_unregistered_language_tags_are_refused(partner, tag):
+    body = lease_body(partner.project.pk, niche={"vertical": "coffee", "language": tag})
+
+    response = post(partner, body)
+
+    assert response.status_code == 422
+    assert "BCP-47" in fields_of(response)["niche.language"]
