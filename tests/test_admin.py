@@ -158,3 +158,25 @@ def test_a_new_key_never_travels_in_a_cookie(client):
 
     assert response.status_code == 302
     assert "lp_live_" not in str(response.cookies)
+
+
+def test_a_project_cannot_be_moved_to_another_organization(client, partner, other_partner):
+    staff(client, OPS)
+    url = reverse("admin:partners_project_change", args=[partner.project.pk])
+
+    client.post(url, {"organization": other_partner.organization.pk, "name": "moved"})
+
+    partner.project.refresh_from_db()
+    assert partner.project.organization == partner.organization
+
+
+@pytest.mark.parametrize("model", ["project", "api_key"])
+def test_the_database_refuses_moving_a_project_or_key(partner, other_partner, model):
+    from django.db import IntegrityError, InternalError, transaction
+
+    row = getattr(partner, model)
+    with pytest.raises((IntegrityError, InternalError)), transaction.atomic():
+        type(row).objects.filter(pk=row.pk).update(organization=other_partner.organization)
+
+    row.refresh_from_db()
+    assert row.organization_id == partner.organization.pk

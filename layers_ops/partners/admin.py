@@ -31,6 +31,10 @@ class ProjectAdmin(admin.ModelAdmin):
     readonly_fields = ["id", "created_at"]
     autocomplete_fields = ["organization"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # A project never moves: its leases and requests belong to its organization.
+        return [*self.readonly_fields, "organization"] if obj else self.readonly_fields
+
 
 class ApiKeyCreateForm(forms.ModelForm):
     scopes = forms.MultipleChoiceField(
