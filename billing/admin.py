@@ -1,7 +1,17 @@
-from django.contrib import admin
-from django.db.models import Count
+import csv
+import datetime
 
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.http import HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+
+from .forms import MoneyMovementForm
 from .models import LedgerEntry, LedgerTransaction, Wallet
+from .services import BillingError, wallet_adjust, wallet_fund, wallet_get_or_create
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -35,6 +45,75 @@ class WalletAdmin(ReadOnlyAdmin):
     @admin.display(description="entries", ordering="entry_count")
     def entry_count(self, obj):
         return obj.entry_count
+
+    def get_urls(self):
+        return [
+            path(
+                "move-money/",
+                self.admin_site.admin_view(self.move_money_view),
+                name="billing_wallet_move_money",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_move_money": self._can_move(request)}
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "can_move_money": self._can_move(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _can_move(self, request) -> bool:
+        return request.user.has_perm("billing.move_money")
+
+    def move_money_view(self, request):
+        """Record a top-up or an adjustment: one ledger transaction, by the signed-in user."""
+        if not self._can_move(request):
+            raise PermissionDenied
+        form = MoneyMovementForm(request.POST or None, initial=request.GET.dict())
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                if data["kind"] == MoneyMovementForm.TOP_UP:
+                    txn = wallet_fund(
+                        organization=data["organization"],
+                        amount_cents=form.amount_cents,
+                        actor=request.user,
+                        memo=data["memo"],
+                        reference=data["reference"],
+                    )
+                else:
+                    txn = wallet_adjust(
+                        organization=data["organization"],
+                        amount_cents=form.amount_cents,
+                        actor=request.user,
+                        memo=data["memo"],
+                        reference=data["reference"],
+                    )
+            except BillingError as exc:
+                form.add_error(None, str(exc))
+            else:
+                wallet = wallet_get_or_create(organization=data["organization"])
+                self.log_change(request, wallet, f"{txn.get_kind_display()} {txn.pk}")
+                self.message_user(
+                    request,
+                    f"Recorded {txn.get_kind_display().lower()} of "
+                    f"${form.amount_cents / 100:,.2f} for {wallet.organization}: balance now "
+                    f"${wallet.balance_cents / 100:,.2f}.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:billing_wallet_change", args=[wallet.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Record a top-up or adjustment",
+            "form": form,
+            "opts": self.opts,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/billing/wallet/move_money.html", context)
 
 
 class LedgerEntryInline(admin.TabularInline):
@@ -71,10 +150,53 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
         "kind",
     ]
     list_select_related = ["account__organization", "transaction"]
-    list_filter = ["account__kind", "transaction__kind"]
+    list_filter = ["account__kind", "transaction__kind", "account__organization"]
     search_fields = ["account__organization__name", "transaction__id", "transaction__reference"]
     date_hierarchy = "created_at"
+    actions = ["export_csv"]
 
     @admin.display(description="kind", ordering="transaction__kind")
     def kind(self, obj):
         return obj.transaction.get_kind_display()
+
+    @admin.action(description="Export selected entries as CSV", permissions=["view"])
+    def export_csv(self, request, queryset):
+        """One row per entry, oldest first, in UTC; select all to export a filtered view."""
+        response = HttpResponse(content_type="text/csv")
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        response["Content-Disposition"] = f'attachment; filename="ledger-{stamp}.csv"'
+        writer = csv.writer(response)
+        writer.writerow(
+            [
+                "time_utc",
+                "transaction_id",
+                "kind",
+                "organization_id",
+                "organization",
+                "account",
+                "amount_cents",
+                "balance_after_cents",
+                "actor",
+                "memo",
+                "reference",
+            ]
+        )
+        entries = queryset.select_related("transaction", "account__organization").order_by("pk")
+        for entry in entries.iterator(chunk_size=2000):
+            organization = entry.account.organization
+            writer.writerow(
+                [
+                    entry.created_at.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    entry.transaction_id,
+                    entry.transaction.kind,
+                    organization.pk if organization else "",
+                    organization.name if organization else "",
+                    entry.account.kind,
+                    entry.amount_cents,
+                    entry.balance_after_cents,
+                    entry.transaction.actor_label,
+                    entry.transaction.memo,
+                    entry.transaction.reference,
+                ]
+            )
+        return response

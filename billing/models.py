@@ -83,6 +83,7 @@ class Wallet(LedgerAccount):
 
     class Meta:
         proxy = True
+        permissions = [("move_money", "Can record top-ups and adjustments on wallets")]
 
 
 class TransactionKind(models.TextChoices):

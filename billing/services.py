@@ -133,7 +133,7 @@ def wallet_fund(
 
 @transaction.atomic
 def wallet_adjust(
-    *, organization: Organization, amount_cents: int, actor, memo: str
+    *, organization: Organization, amount_cents: int, actor, memo: str, reference: str = ""
 ) -> LedgerTransaction:
     """A finance correction, up (credit) or down (debit); never below zero. Needs a reason."""
     if amount_cents == 0:
@@ -146,7 +146,7 @@ def wallet_adjust(
         legs=[(wallet, amount_cents), (_system_account(AccountKind.ADJUSTMENTS), -amount_cents)],
         actor=actor,
         memo=memo.strip(),
-        reference=wallet.organization_id,
+        reference=reference or wallet.organization_id,
     )
 
 

@@ -28,7 +28,7 @@ ROLE_PERMISSIONS = {
         "partners": {"organization": ["view"], "project": ["view"]},
         "billing": {
             "ledgeraccount": ["view"],
-            "wallet": ["view"],
+            "wallet": ["view", "move_money"],
             "ledgertransaction": ["view"],
             "ledgerentry": ["view"],
         },
@@ -40,8 +40,10 @@ ROLE_PERMISSIONS = {
 def roles_sync(**kwargs) -> None:
     for group_name, apps in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=group_name)
+        # "view", "add", ... name a model's default permission; a name with an underscore
+        # is the full codename of a custom one (e.g. billing's "move_money").
         codenames = [
-            (app_label, f"{action}_{model}")
+            (app_label, action if "_" in action else f"{action}_{model}")
             for app_label, models in apps.items()
             for model, actions in models.items()
             for action in actions
