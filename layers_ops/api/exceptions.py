@@ -181,9 +181,16 @@ def exception_handler(exc, context):
     """DRF's EXCEPTION_HANDLER: every exception becomes the envelope, never a traceback."""
     error = _as_api_error(exc)
     request = context.get("request")
-    if type(error) is ApiError:
-        logger.exception("Unhandled error", exc_info=exc)
     request_id = getattr(request, "request_id", None) if request else None
+    if type(error) is ApiError:
+        # The partner quotes the request id; the log line must carry it to be found.
+        logger.exception(
+            "Unhandled error %s %s [%s]",
+            getattr(request, "method", "-"),
+            getattr(request, "path", "-"),
+            request_id,
+            exc_info=exc,
+        )
     response = Response(
         error_body(request_id, error.code, error.message, error.details),
         status=error.status_code,

@@ -30,5 +30,11 @@ class RequestIdMiddleware:
     def process_exception(self, request, exception):
         if not request.path.startswith(API_PREFIX):
             return None
-        logger.exception("Unhandled error at %s", request.path, exc_info=exception)
+        logger.exception(
+            "Unhandled error %s %s [%s]",
+            request.method,
+            request.path,
+            getattr(request, "request_id", "-"),
+            exc_info=exception,
+        )
         return error_response(request, ApiError())

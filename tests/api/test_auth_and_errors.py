@@ -137,7 +137,7 @@ def test_accept_header_cannot_turn_errors_into_html(partner):
     assert response.status_code == 200 and response["Content-Type"] == "application/json"
 
 
-def test_unexpected_error_is_500_internal_without_traceback(partner, monkeypatch):
+def test_unexpected_error_is_500_internal_without_traceback(partner, monkeypatch, caplog):
     from leasing import services
 
     def explode(**kwargs):
@@ -154,6 +154,8 @@ def test_unexpected_error_is_500_internal_without_traceback(partner, monkeypatch
     assert "secret internals" not in response.content.decode()
     assert "Traceback" not in response.content.decode()
     assert error["details"] == []
+    # Support finds the traceback in the logs by the id the partner quotes.
+    assert error["requestId"] in caplog.text and "secret internals" in caplog.text
 
 
 def test_every_answer_has_a_fresh_request_id(partner):
