@@ -133,7 +133,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def state(self, obj):
         return "revoked" if obj.revoked_at else "active"
 
-    @admin.action(description="Revoke selected keys (they stop working at once)")
+    @admin.action(
+        description="Revoke selected keys (they stop working at once)", permissions=["change"]
+    )
     def revoke_keys(self, request, queryset):
         revoked = 0
         for api_key in queryset.filter(revoked_at__isnull=True):
