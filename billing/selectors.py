@@ -5,8 +5,6 @@ from dataclasses import dataclass
 from django.db.models import Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from layers_ops.partners.models import Organization
-
 from .models import LedgerAccount, LedgerEntry, Wallet
 
 
@@ -36,10 +34,6 @@ def wallet_balance_of(organization_ref) -> Coalesce:
         .values("balance_cents")[:1]
     )
     return Coalesce(Subquery(balance), Value(0))
-
-
-def wallet_for(*, organization: Organization) -> Wallet | None:
-    return Wallet.objects.filter(organization=organization).first()
 
 
 def ledger_verify() -> list[Mismatch]:
