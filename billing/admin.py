@@ -74,23 +74,15 @@ class WalletAdmin(ReadOnlyAdmin):
         form = MoneyMovementForm(request.POST or None, initial=request.GET.dict())
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
+            record = wallet_fund if data["kind"] == MoneyMovementForm.TOP_UP else wallet_adjust
             try:
-                if data["kind"] == MoneyMovementForm.TOP_UP:
-                    txn = wallet_fund(
-                        organization=data["organization"],
-                        amount_cents=form.amount_cents,
-                        actor=request.user,
-                        memo=data["memo"],
-                        reference=data["reference"],
-                    )
-                else:
-                    txn = wallet_adjust(
-                        organization=data["organization"],
-                        amount_cents=form.amount_cents,
-                        actor=request.user,
-                        memo=data["memo"],
-                        reference=data["reference"],
-                    )
+                txn = record(
+                    organization=data["organization"],
+                    amount_cents=form.amount_cents,
+                    actor=request.user,
+                    memo=data["memo"],
+                    reference=data["reference"],
+                )
             except BillingError as exc:
                 form.add_error(None, str(exc))
             else:

@@ -21,21 +21,24 @@ def staff(client, group_name):
     return user
 
 
+def add_key(client, organization, *, follow=False, **fields):
+    """Post the admin's "Add API key" form."""
+    form = {
+        "organization": organization.pk,
+        "name": "prod backend",
+        "environment": "live",
+        "scopes": ["leased:read", "leased:write"],
+        "rate_limit_tier": "pilot",
+        **fields,
+    }
+    return client.post(reverse("admin:partners_apikey_add"), form, follow=follow)
+
+
 def test_ops_issues_a_key_in_the_admin_and_sees_it_once(client):
     staff(client, OPS)
     org = OrganizationFactory()
 
-    response = client.post(
-        reverse("admin:partners_apikey_add"),
-        {
-            "organization": org.pk,
-            "name": "prod backend",
-            "environment": "live",
-            "scopes": ["leased:read", "leased:write"],
-            "rate_limit_tier": "pilot",
-        },
-        follow=True,
-    )
+    response = add_key(client, org, follow=True)
 
     assert response.status_code == 200
     token = re.search(r"<code>(lp_live_[A-Za-z0-9_]+)</code>", response.content.decode()).group(1)
@@ -145,16 +148,7 @@ def test_a_new_key_never_travels_in_a_cookie(client):
     staff(client, OPS)
     org = OrganizationFactory()
 
-    response = client.post(
-        reverse("admin:partners_apikey_add"),
-        {
-            "organization": org.pk,
-            "name": "cookie check",
-            "environment": "live",
-            "scopes": ["leased:read"],
-            "rate_limit_tier": "standard",
-        },
-    )
+    response = add_key(client, org, name="cookie check")
 
     assert response.status_code == 302
     assert "lp_live_" not in str(response.cookies)
