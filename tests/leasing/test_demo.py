@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 def load_demo() -> str:
     out = io.StringIO()
-    call_command("load_demo", stdout=out)
+    call_command("load_demo", "--force", stdout=out)  # tests run with DEBUG off
     return out.getvalue()
 
 
@@ -73,3 +73,11 @@ def test_staff_can_log_in_with_the_printed_passwords():
         user = authenticate(username=username, password=password)
         assert user is not None and user.is_staff
     assert authenticate(username="ops", password="wrong") is None
+
+
+def test_demo_data_is_refused_in_production_unless_forced():
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="for development"):
+        call_command("load_demo", stdout=io.StringIO())
+    assert not LeaseRequest.objects.exists()

@@ -2,9 +2,10 @@ import json
 import secrets
 import uuid
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from billing.services import partner_onboard
@@ -34,9 +35,19 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Run even with DEBUG off (it creates a superuser and prints passwords).",
+        )
 
     @transaction.atomic
     def handle(self, *args, **options):
+        if not settings.DEBUG and not options["force"]:
+            raise CommandError(
+                "load_demo is for development: it creates an 'admin' superuser and prints "
+                "passwords. Run it with DEBUG=true, or pass --force."
+            )
         organization = Organization.objects.filter(name=DEMO_ORG).first()
         if organization is None:
             partner = partner_onboard(
