@@ -15,25 +15,23 @@ class Mismatch:
     entries_cents: int
 
 
+def _balance(organization_ref):
+    return (
+        Wallet.objects.filter(organization_id=organization_ref)
+        .order_by()
+        .values_list("balance_cents", flat=True)[:1]
+    )
+
+
 def wallet_balance_cents(*, organization_id: str) -> int:
     """The wallet's balance; an organization that was never funded has 0."""
-    balances = (
-        Wallet.objects.filter(organization_id=organization_id)
-        .order_by()
-        .values_list("balance_cents", flat=True)
-    )
-    return next(iter(balances), 0)
+    return next(iter(_balance(organization_id)), 0)
 
 
 def wallet_balance_of(organization_ref) -> Coalesce:
     """An expression for the balance of the wallet of ``organization_ref`` (0 if none),
     to annotate another query with instead of reading the wallet separately."""
-    balance = (
-        Wallet.objects.filter(organization_id=organization_ref)
-        .order_by()
-        .values("balance_cents")[:1]
-    )
-    return Coalesce(Subquery(balance), Value(0))
+    return Coalesce(Subquery(_balance(organization_ref)), Value(0))
 
 
 def ledger_verify() -> list[Mismatch]:

@@ -1,17 +1,29 @@
 """Reads for the partner API, always scoped to the caller's organization."""
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import OuterRef, Prefetch, QuerySet
 
+from billing.selectors import wallet_balance_of
 from layers_ops.api.exceptions import NotFound, ValidationFailed
 from layers_ops.partners.models import Project
 
 from .models import Lease, LeaseRequest, LeaseStatus, NoteVisibility, RequestNote, RequestStatus
 
 
-def project_get(*, organization_id: str, project_id: str) -> Project:
-    """The caller's project; any other id is 404, never 403, so nothing leaks."""
+def project_get(
+    *, organization_id: str, project_id: str, with_wallet_balance: bool = False
+) -> Project:
+    """The caller's project; any other id is 404, never 403, so nothing leaks.
+
+    ``with_wallet_balance`` reads the organization's wallet balance in the same query,
+    as ``project.wallet_balance_cents``.
+    """
+    projects = Project.objects.all()
+    if with_wallet_balance:
+        projects = projects.annotate(
+            wallet_balance_cents=wallet_balance_of(OuterRef("organization_id"))
+        )
     try:
-        return Project.objects.get(organization_id=organization_id, pk=project_id)
+        return projects.get(organization_id=organization_id, pk=project_id)
     except Project.DoesNotExist:
         raise NotFound(f"No project {project_id!r} in your organization.") from None
 

@@ -2,12 +2,11 @@
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef
 
-from billing.selectors import wallet_balance_of
-from layers_ops.api.exceptions import BillingExhausted, Conflict, NotFound
-from layers_ops.partners.models import ApiKey, Project
+from layers_ops.api.exceptions import BillingExhausted, Conflict
+from layers_ops.partners.models import ApiKey
 
+from . import selectors
 from .models import NOTE_MAX_LENGTH, LeaseRequest, RequestNote
 
 
@@ -22,12 +21,9 @@ def lease_request_create(
     refusal leaves nothing behind; inside a caller's transaction (the idempotency claim)
     a taken requestId rolls back to a savepoint and never poisons that transaction.
     """
-    try:
-        project = Project.objects.annotate(
-            wallet_balance_cents=wallet_balance_of(OuterRef("organization_id"))
-        ).get(organization_id=organization_id, pk=project_id)
-    except Project.DoesNotExist:
-        raise NotFound(f"No project {project_id!r} in your organization.") from None
+    project = selectors.project_get(
+        organization_id=organization_id, project_id=project_id, with_wallet_balance=True
+    )
     price = settings.LEASE_PRICE_CENTS
     balance = project.wallet_balance_cents
     if balance < price:
