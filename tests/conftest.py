@@ -96,3 +96,11 @@ def lease_body(project_id: str, **overrides) -> dict:
 
 def request_url(project_id: str) -> str:
     return f"/v1/projects/{project_id}/leased-accounts/request"
+
+
+def post_raw(partner, raw, key=None):
+    """POST a body exactly as written (malformed or oddly laid out JSON included)."""
+    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+    return partner.client.generic(
+        "POST", request_url(partner.project.pk), raw, content_type="application/json", **headers
+    )

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from layers_ops.api.models import IdempotencyKey
 from leasing.models import LeaseRequest
-from tests.conftest import lease_body, make_partner, request_url
+from tests.conftest import lease_body, make_partner, post_raw, request_url
 
 pytestmark = pytest.mark.django_db
 
@@ -45,13 +45,7 @@ def test_key_order_and_whitespace_do_not_change_the_body(partner):
         f' "count": 5, "projectId": "{partner.project.pk}"}}'
     )
 
-    again = partner.client.generic(
-        "POST",
-        request_url(partner.project.pk),
-        reordered,
-        content_type="application/json",
-        HTTP_IDEMPOTENCY_KEY=key,
-    )
+    again = post_raw(partner, reordered, key)
 
     assert again.status_code == 202
     assert again["Idempotent-Replayed"] == "true"
@@ -151,13 +145,7 @@ def test_replay_does_not_spend_write_budget(db):
 def test_any_string_can_be_fingerprinted(partner):
     raw = json.dumps(lease_body(partner.project.pk, niche={"vertical": "c\ud800"}))
 
-    response = partner.client.generic(
-        "POST",
-        request_url(partner.project.pk),
-        raw,
-        content_type="application/json",
-        HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()),
-    )
+    response = post_raw(partner, raw, str(uuid.uuid4()))
 
     assert "\\ud800" in raw  # a lone surrogate, escaped as JSON allows
     assert response.status_code == 422

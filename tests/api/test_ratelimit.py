@@ -5,7 +5,7 @@ from django.conf import settings
 
 from layers_ops.api import ratelimit
 from layers_ops.partners.models import RateLimitTier
-from tests.conftest import lease_body, make_partner, request_url
+from tests.conftest import lease_body, make_partner, post_raw, request_url
 
 pytestmark = pytest.mark.django_db
 
@@ -166,13 +166,7 @@ def test_a_replay_is_answered_even_when_the_budget_is_spent(db):
     ("raw", "key"), [(b'{"count": 1}', "not-a-uuid"), (b"{broken", str(uuid.uuid4()))]
 )
 def test_requests_refused_for_a_bad_key_or_body_still_spend_and_report(partner, raw, key):
-    response = partner.client.generic(
-        "POST",
-        request_url(partner.project.pk),
-        raw,
-        content_type="application/json",
-        HTTP_IDEMPOTENCY_KEY=key,
-    )
+    response = post_raw(partner, raw, key)
 
     assert response.status_code == 422
     assert response["X-RateLimit-Remaining"] == str(1_000_000 - 1)

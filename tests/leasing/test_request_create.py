@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 
 from layers_ops.partners.models import Scope
 from leasing.models import LeaseRequest, RequestStatus
-from tests.conftest import lease_body, make_partner, request_url
+from tests.conftest import lease_body, make_partner, post_raw, request_url
 
 pytestmark = pytest.mark.django_db
 
@@ -179,9 +179,7 @@ def test_optional_fields_may_be_null_or_absent(partner):
 
 @pytest.mark.parametrize("raw", [b"{not json", b"", b"[1, 2]", b'"text"'])
 def test_malformed_or_non_object_json_is_validation_error(partner, raw):
-    response = partner.client.generic(
-        "POST", request_url(partner.project.pk), raw, content_type="application/json"
-    )
+    response = post_raw(partner, raw)
 
     assert response.status_code == 422
     error = response.json()["error"]
