@@ -1,13 +1,14 @@
-import csv
 import datetime
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+
+from layers_ops.csv_export import csv_response
 
 from .forms import MoneyMovementForm
 from .models import LedgerEntry, LedgerTransaction, Wallet
@@ -154,41 +155,39 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
     @admin.action(description="Export selected entries as CSV", permissions=["view"])
     def export_csv(self, request, queryset):
         """One row per entry, oldest first, in UTC; select all to export a filtered view."""
-        response = HttpResponse(content_type="text/csv")
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        response["Content-Disposition"] = f'attachment; filename="ledger-{stamp}.csv"'
-        writer = csv.writer(response)
-        writer.writerow(
-            [
-                "time_utc",
-                "transaction_id",
-                "kind",
-                "organization_id",
-                "organization",
-                "account",
-                "amount_cents",
-                "balance_after_cents",
-                "actor",
-                "memo",
-                "reference",
-            ]
-        )
         entries = queryset.select_related("transaction", "account__organization").order_by("pk")
-        for entry in entries.iterator(chunk_size=2000):
-            organization = entry.account.organization
-            writer.writerow(
-                [
-                    entry.created_at.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    entry.transaction_id,
-                    entry.transaction.kind,
-                    organization.pk if organization else "",
-                    organization.name if organization else "",
-                    entry.account.kind,
-                    entry.amount_cents,
-                    entry.balance_after_cents,
-                    entry.transaction.actor_label,
-                    entry.transaction.memo,
-                    entry.transaction.reference,
-                ]
-            )
-        return response
+        return csv_response(f"ledger-{stamp}.csv", LEDGER_CSV_HEADER, _ledger_rows(entries))
+
+
+LEDGER_CSV_HEADER = [
+    "time_utc",
+    "transaction_id",
+    "kind",
+    "organization_id",
+    "organization",
+    "account",
+    "amount_cents",
+    "balance_after_cents",
+    "actor",
+    "memo",
+    "reference",
+]
+
+
+def _ledger_rows(entries):
+    for entry in entries.iterator(chunk_size=2000):
+        organization = entry.account.organization
+        yield [
+            entry.created_at.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            entry.transaction_id,
+            entry.transaction.kind,
+            organization.pk if organization else "",
+            organization.name if organization else "",
+            entry.account.kind,
+            entry.amount_cents,
+            entry.balance_after_cents,
+            entry.transaction.actor_label,
+            entry.transaction.memo,
+            entry.transaction.reference,
+        ]

@@ -94,6 +94,10 @@ class TransactionKind(models.TextChoices):
     REVERSAL = "reversal", "Reversal"
 
 
+# Charges for a lease month: at most one transaction per (lease, period).
+LEASE_CHARGE_KINDS = [TransactionKind.CHARGE, TransactionKind.RENEWAL]
+
+
 class LedgerTransaction(models.Model):
     id = models.CharField(primary_key=True, max_length=30, default=new_transaction_id)
     kind = models.CharField(max_length=16, choices=TransactionKind.choices)
@@ -117,6 +121,12 @@ class LedgerTransaction(models.Model):
     reverses = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by"
     )
+    lease_id = models.BigIntegerField(
+        null=True, blank=True, help_text="The lease a charge or renewal is for."
+    )
+    period = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Which monthly period of the lease (0 = first month)."
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -124,8 +134,23 @@ class LedgerTransaction(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(kind__in=TransactionKind.values), name="ledger_transaction_kind_valid"
-            )
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind__in=LEASE_CHARGE_KINDS)
+                | Q(lease_id__isnull=False, period__isnull=False),
+                name="ledger_lease_charge_names_lease_and_period",
+            ),
+            models.UniqueConstraint(
+                fields=["lease_id", "period"],
+                condition=Q(kind__in=LEASE_CHARGE_KINDS),
+                name="one_charge_per_lease_period",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind=TransactionKind.REVERSAL) | Q(reverses__isnull=True),
+                name="only_reversals_reverse",
+            ),
         ]
+        indexes = [models.Index(fields=["lease_id"], name="ledger_transaction_lease")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.id}"

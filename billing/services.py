@@ -1,14 +1,17 @@
 """The only code that moves money.
 
 Each public function is one database transaction that locks the accounts it touches in
-primary-key order, checks the wallet can pay, writes one balanced LedgerTransaction and
-updates the stored balances. Later money movements (charges, renewals, adjustments)
-are new functions here built on ``_post``; the model does not change.
+primary-key order, checks the wallet can pay, writes balanced LedgerTransactions and
+updates the stored balances. Lease charges (first month and renewals) are posted in
+batches with a fixed number of statements however many leases a batch holds.
 """
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Case, Q, Value, When
 
 from layers_ops.partners.models import Organization, Project, RateLimitTier
 from layers_ops.partners.services import (
@@ -20,6 +23,7 @@ from layers_ops.partners.services import (
 )
 
 from .models import (
+    LEASE_CHARGE_KINDS,
     AccountKind,
     LedgerAccount,
     LedgerEntry,
@@ -39,10 +43,15 @@ class InsufficientFunds(BillingError):
     def __init__(self, *, balance_cents: int, needed_cents: int):
         self.balance_cents = balance_cents
         self.needed_cents = needed_cents
+        self.shortfall_cents = needed_cents - balance_cents
         super().__init__(
             f"The wallet holds {balance_cents / 100:,.2f} USD and this needs "
-            f"{needed_cents / 100:,.2f} USD."
+            f"{needed_cents / 100:,.2f} USD ({self.shortfall_cents / 100:,.2f} USD short)."
         )
+
+
+class AlreadyReversed(BillingError):
+    pass
 
 
 def wallet_get_or_create(*, organization: Organization) -> Wallet:
@@ -69,8 +78,12 @@ def _post(
     memo: str = "",
     reference: str = "",
     dedupe_key: str | None = None,
+    **links,
 ) -> LedgerTransaction:
-    """Write one balanced transaction. Call inside ``transaction.atomic()``."""
+    """Write one balanced transaction. Call inside ``transaction.atomic()``.
+
+    ``links`` are what the transaction is about: ``reverses``, ``lease_id``, ``period``.
+    """
     if sum(amount for _, amount in legs) != 0:
         raise BillingError("A ledger transaction must sum to zero.")
     if any(amount == 0 for _, amount in legs):
@@ -86,7 +99,12 @@ def _post(
         if current.kind == AccountKind.WALLET and current.balance_cents + amount < 0:
             raise InsufficientFunds(balance_cents=current.balance_cents, needed_cents=-amount)
     txn = LedgerTransaction.objects.create(
-        kind=kind, memo=memo, reference=reference, dedupe_key=dedupe_key, **_actor_fields(actor)
+        kind=kind,
+        memo=memo,
+        reference=reference,
+        dedupe_key=dedupe_key,
+        **links,
+        **_actor_fields(actor),
     )
     entries = []
     for account, amount in legs:
@@ -147,6 +165,215 @@ def wallet_adjust(
         actor=actor,
         memo=memo.strip(),
         reference=reference or wallet.organization_id,
+    )
+
+
+def charge_dedupe_key(lease_id: int, period: int) -> str:
+    return f"lease:{lease_id}:period:{period}"
+
+
+@dataclass(frozen=True)
+class LeaseCharge:
+    """One month of one lease, to be paid from its organization's wallet."""
+
+    organization_id: str
+    lease_id: int
+    period: int  # 0 is the first month (charged on assignment), then renewals
+    amount_cents: int
+    memo: str = ""
+    reference: str = ""
+
+    @property
+    def kind(self) -> str:
+        return TransactionKind.CHARGE if self.period == 0 else TransactionKind.RENEWAL
+
+    @property
+    def dedupe_key(self) -> str:
+        return charge_dedupe_key(self.lease_id, self.period)
+
+
+@dataclass(frozen=True)
+class ChargeOutcome:
+    posted: dict[tuple[int, int], LedgerTransaction]  # (lease, period) -> transaction
+    already_charged: dict[tuple[int, int], LedgerTransaction]
+    unpaid: list[LeaseCharge]  # only when ``all_or_nothing`` is False
+
+    def transaction_for(self, charge: LeaseCharge) -> LedgerTransaction | None:
+        key = (charge.lease_id, charge.period)
+        return self.posted.get(key) or self.already_charged.get(key)
+
+
+@transaction.atomic
+def lease_charges_post(
+    *, charges: Sequence[LeaseCharge], actor=None, all_or_nothing: bool = True
+) -> ChargeOutcome:
+    """Charge lease months to their wallets: one balanced transaction per (lease, period).
+
+    A (lease, period) already charged is not charged again (the ledger's dedupe key and a
+    unique constraint guarantee it; the existing transaction is returned). With
+    ``all_or_nothing`` a wallet that cannot pay for all of its charges raises
+    ``InsufficientFunds`` and nothing is written; without it each wallet pays its
+    charges in the order given while it can, and the rest come back as ``unpaid``.
+    Statements: a fixed handful per call, however many charges it holds.
+    """
+    for charge in charges:
+        if charge.amount_cents <= 0:
+            raise BillingError("A lease charge must be a positive number of cents.")
+    existing = {
+        (txn.lease_id, txn.period): txn
+        for txn in LedgerTransaction.objects.filter(
+            kind__in=LEASE_CHARGE_KINDS, dedupe_key__in=[c.dedupe_key for c in charges]
+        )
+    }
+    todo, seen = [], set(existing)
+    for charge in charges:
+        key = (charge.lease_id, charge.period)
+        if key not in seen:
+            seen.add(key)
+            todo.append(charge)
+    if not todo:
+        return ChargeOutcome(posted={}, already_charged=existing, unpaid=[])
+
+    revenue = _system_account(AccountKind.REVENUE)
+    organization_ids = sorted({c.organization_id for c in todo})
+    locked = list(
+        LedgerAccount.objects.select_for_update()
+        .filter(Q(kind=AccountKind.WALLET, organization_id__in=organization_ids) | Q(pk=revenue.pk))
+        .order_by("pk")
+    )
+    wallets = {a.organization_id: a for a in locked if a.kind == AccountKind.WALLET}
+    revenue = next(a for a in locked if a.pk == revenue.pk)
+
+    if all_or_nothing:
+        needed = defaultdict(int)
+        for charge in todo:
+            needed[charge.organization_id] += charge.amount_cents
+        for organization_id, cents in needed.items():
+            balance = wallets[organization_id].balance_cents if organization_id in wallets else 0
+            if balance < cents:
+                raise InsufficientFunds(balance_cents=balance, needed_cents=cents)
+
+    payable, unpaid = [], []
+    for charge in todo:
+        wallet = wallets.get(charge.organization_id)
+        if wallet is None or wallet.balance_cents < charge.amount_cents:
+            unpaid.append(charge)
+            continue
+        wallet.balance_cents -= charge.amount_cents
+        payable.append((charge, wallet.balance_cents))
+    if not payable:
+        return ChargeOutcome(posted={}, already_charged=existing, unpaid=unpaid)
+
+    actor_fields = _actor_fields(actor)
+    transactions = LedgerTransaction.objects.bulk_create(
+        LedgerTransaction(
+            kind=charge.kind,
+            memo=charge.memo or _default_charge_memo(charge),
+            reference=charge.reference,
+            dedupe_key=charge.dedupe_key,
+            lease_id=charge.lease_id,
+            period=charge.period,
+            **actor_fields,
+        )
+        for charge, _ in payable
+    )
+    entries = []
+    for (charge, wallet_after), txn in zip(payable, transactions, strict=True):
+        revenue.balance_cents += charge.amount_cents
+        wallet = wallets[charge.organization_id]
+        entries.append(
+            LedgerEntry(
+                transaction=txn,
+                account=wallet,
+                amount_cents=-charge.amount_cents,
+                balance_after_cents=wallet_after,
+            )
+        )
+        entries.append(
+            LedgerEntry(
+                transaction=txn,
+                account=revenue,
+                amount_cents=charge.amount_cents,
+                balance_after_cents=revenue.balance_cents,
+            )
+        )
+    LedgerEntry.objects.bulk_create(entries)
+    changed = [
+        revenue,
+        *{id(w): w for w in (wallets[c.organization_id] for c, _ in payable)}.values(),
+    ]
+    LedgerAccount.objects.filter(pk__in=[a.pk for a in changed]).update(
+        balance_cents=Case(*(When(pk=a.pk, then=Value(a.balance_cents)) for a in changed))
+    )
+    posted = {
+        (c.lease_id, c.period): txn for (c, _), txn in zip(payable, transactions, strict=True)
+    }
+    return ChargeOutcome(posted=posted, already_charged=existing, unpaid=unpaid)
+
+
+def _default_charge_memo(charge: LeaseCharge) -> str:
+    if charge.period == 0:
+        return "Leased account, first month"
+    return f"Leased account, month {charge.period + 1}"
+
+
+def lease_charge(
+    *, organization_id: str, lease_id: int, amount_cents: int, actor=None, reference: str = ""
+) -> LedgerTransaction:
+    """The first month of a lease, charged on assignment; at most once per lease."""
+    charge = LeaseCharge(
+        organization_id=organization_id,
+        lease_id=lease_id,
+        period=0,
+        amount_cents=amount_cents,
+        reference=reference,
+    )
+    return lease_charges_post(charges=[charge], actor=actor).transaction_for(charge)
+
+
+def renewal_charge(
+    *,
+    organization_id: str,
+    lease_id: int,
+    period: int,
+    amount_cents: int,
+    actor=None,
+    reference: str = "",
+) -> LedgerTransaction:
+    """Month ``period`` (1, 2, ...) of a lease; at most once per lease and period."""
+    if period < 1:
+        raise BillingError("Renewals start at period 1; period 0 is the first-month charge.")
+    charge = LeaseCharge(
+        organization_id=organization_id,
+        lease_id=lease_id,
+        period=period,
+        amount_cents=amount_cents,
+        reference=reference,
+    )
+    return lease_charges_post(charges=[charge], actor=actor).transaction_for(charge)
+
+
+@transaction.atomic
+def transaction_reverse(*, original: LedgerTransaction, actor, memo: str) -> LedgerTransaction:
+    """Undo a transaction with its mirror image, linked to it. A reversed charge is a
+    refund to the wallet. A transaction is reversed at most once; a reversal is final."""
+    if not memo.strip():
+        raise BillingError("Say why: a reversal needs a memo.")
+    original = LedgerTransaction.objects.select_for_update().get(pk=original.pk)
+    if original.kind == TransactionKind.REVERSAL:
+        raise BillingError("A reversal cannot itself be reversed; record an adjustment.")
+    if LedgerTransaction.objects.filter(reverses=original).exists():
+        raise AlreadyReversed(f"Transaction {original.pk} was already reversed.")
+    legs = [(entry.account, -entry.amount_cents) for entry in original.entries.all()]
+    return _post(
+        kind=TransactionKind.REVERSAL,
+        legs=legs,
+        actor=actor,
+        memo=memo.strip(),
+        reference=original.reference or original.pk,
+        reverses=original,
+        lease_id=original.lease_id,
+        period=original.period,
     )
 
 

@@ -169,6 +169,7 @@ SPECTACULAR_SETTINGS = {
         "LeaseRequestStatusEnum": "leasing.models.RequestStatus",
         "LeaseStatusEnum": "leasing.models.LeaseStatus",
         "BillingStatusEnum": "leasing.models.BillingStatus",
+        "DisconnectedReasonEnum": "leasing.models.DisconnectReason",
     },
 }
 

@@ -143,7 +143,7 @@ class LeaseAdmin(admin.ModelAdmin):
         "monthly_price_cents",
         "assigned_at",
         "next_renewal_at",
-        "ends_at",
+        "disconnected_at",
     ]
     list_select_related = ["social_account", "project"]
     list_filter = ["status", "billing_status"]

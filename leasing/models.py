@@ -26,6 +26,7 @@ class Pool(models.Model):
     tags = models.JSONField(default=list, blank=True, help_text="Verticals, e.g. coffee, fitness.")
     language = models.CharField(max_length=35, blank=True, help_text="BCP-47 tag, e.g. en.")
     geos = models.JSONField(default=list, blank=True, help_text="ISO 3166-1 alpha-2 codes.")
+    notes = models.TextField(blank=True, help_text="Anything ops should know about the pool.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -43,13 +44,24 @@ class AccountState(models.TextChoices):
     RETIRED = "retired", "Retired"
 
 
+# The moves an account may make: warming -> ready -> leased -> (cooldown | retired).
+# ``leased`` is entered only by allocating a request and left only when its lease ends.
+ACCOUNT_MOVES = {
+    AccountState.WARMING: {AccountState.READY, AccountState.RETIRED},
+    AccountState.READY: {AccountState.LEASED, AccountState.WARMING, AccountState.RETIRED},
+    AccountState.LEASED: {AccountState.COOLDOWN, AccountState.RETIRED},
+    AccountState.COOLDOWN: {AccountState.READY, AccountState.RETIRED},
+    AccountState.RETIRED: set(),
+}
+
+
 class SocialAccount(models.Model):
     """A warmed TikTok account."""
 
     id = models.CharField(primary_key=True, max_length=30, default=new_social_account_id)
     pool = models.ForeignKey(Pool, on_delete=models.PROTECT, related_name="accounts")
     platform = models.CharField(max_length=16, default="tiktok", editable=False)
-    handle = models.CharField(max_length=64, unique=True)
+    handle = models.CharField(max_length=64)
     followers = models.PositiveIntegerField(default=0)
     follower_geos = models.JSONField(
         default=list, blank=True, help_text="Countries most followers are in (ISO codes)."
@@ -57,6 +69,8 @@ class SocialAccount(models.Model):
     state = models.CharField(
         max_length=16, choices=AccountState.choices, default=AccountState.WARMING, db_index=True
     )
+    warmed_since = models.DateTimeField(null=True, blank=True)
+    state_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -64,11 +78,37 @@ class SocialAccount(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(state__in=AccountState.values), name="social_account_state_valid"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["platform", "handle"], name="social_account_handle_unique_per_platform"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["pool", "state"], name="social_account_pool_state"),
         ]
 
     def __str__(self) -> str:
         return f"@{self.handle}"
+
+
+class AccountEvent(models.Model):
+    """One move of an account between states: who moved it, when and why. Append-only."""
+
+    account = models.ForeignKey(SocialAccount, on_delete=models.CASCADE, related_name="events")
+    from_state = models.CharField(max_length=16, choices=AccountState.choices, blank=True)
+    to_state = models.CharField(max_length=16, choices=AccountState.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
+    )
+    actor_label = models.CharField(max_length=150, help_text="A username, or 'system'.")
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.from_state or '-'} -> {self.to_state}"
 
 
 class RequestStatus(models.TextChoices):
@@ -109,8 +149,26 @@ class LeaseRequest(models.Model):
     partner_note = models.TextField(blank=True, help_text="Context the partner gave ops.")
     api_key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, blank=True)
     submitted_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    assigned_at = models.DateTimeField(null=True, blank=True)
+    assigned_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the first account was assigned."
+    )
     closed_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="claimed_lease_requests",
+        help_text="The ops person working the request.",
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="closed_lease_requests",
+    )
 
     class Meta:
         ordering = ["submitted_at"]
@@ -123,6 +181,10 @@ class LeaseRequest(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(status__in=RequestStatus.values), name="lease_request_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status=RequestStatus.REQUESTED) | Q(closed_at__isnull=False),
+                name="lease_request_closed_has_time",
             ),
         ]
         indexes = [
@@ -171,8 +233,19 @@ class BillingStatus(models.TextChoices):
     PAST_DUE = "past_due", "Past due"
 
 
+class DisconnectReason(models.TextChoices):
+    RELEASED_BY_PARTNER = "released_by_partner", "Released by the partner"
+    UNPAID = "unpaid", "Unpaid after the grace period"
+    OPS = "ops", "Ended by ops"
+
+
 class Lease(models.Model):
-    """One social account leased to one project, billed monthly from ``assigned_at``."""
+    """One social account leased to one project, billed monthly from ``assigned_at``.
+
+    Period ``n`` (0, 1, 2, ...) starts ``n`` calendar months after ``assigned_at``
+    (``leasing.periods.period_start``). ``periods_paid`` counts the periods charged so
+    far, so ``next_renewal_at`` is the start of period ``periods_paid``.
+    """
 
     social_account = models.ForeignKey(
         SocialAccount, on_delete=models.PROTECT, related_name="leases"
@@ -189,8 +262,20 @@ class Lease(models.Model):
     )
     monthly_price_cents = models.BigIntegerField()
     assigned_at = models.DateTimeField()
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    periods_paid = models.PositiveIntegerField(
+        default=0, help_text="How many monthly periods have been charged."
+    )
     next_renewal_at = models.DateTimeField(null=True, blank=True)
-    ends_at = models.DateTimeField(null=True, blank=True)
+    past_due_since = models.DateTimeField(
+        null=True, blank=True, help_text="When a renewal first failed for want of funds."
+    )
+    disconnected_at = models.DateTimeField(null=True, blank=True)
+    disconnected_reason = models.CharField(
+        max_length=32, choices=DisconnectReason.choices, blank=True
+    )
 
     class Meta:
         ordering = ["-assigned_at"]
@@ -203,8 +288,30 @@ class Lease(models.Model):
             models.CheckConstraint(
                 condition=Q(monthly_price_cents__gt=0), name="lease_price_positive"
             ),
+            models.CheckConstraint(
+                condition=(
+                    Q(status=LeaseStatus.ASSIGNED, disconnected_at__isnull=True)
+                    | Q(
+                        status=LeaseStatus.DISCONNECTED,
+                        disconnected_at__isnull=False,
+                        disconnected_reason__in=DisconnectReason.values,
+                    )
+                ),
+                name="lease_disconnected_has_time_and_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(billing_status=BillingStatus.CURRENT) | Q(past_due_since__isnull=False),
+                name="lease_past_due_has_time",
+            ),
         ]
-        indexes = [models.Index(fields=["project", "status"], name="lease_project_status")]
+        indexes = [
+            models.Index(fields=["project", "status"], name="lease_project_status"),
+            models.Index(
+                fields=["next_renewal_at"],
+                condition=Q(status="assigned"),
+                name="lease_due_for_renewal",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.social_account} → {self.project_id}"

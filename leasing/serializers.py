@@ -8,7 +8,14 @@ from rest_framework import serializers
 
 from layers_ops.api.fields import StrictCharField, StrictIntegerField, StrictSerializer, Timestamp
 
-from .models import MAX_COUNT, NOTE_MAX_LENGTH, BillingStatus, LeaseStatus, RequestStatus
+from .models import (
+    MAX_COUNT,
+    NOTE_MAX_LENGTH,
+    BillingStatus,
+    DisconnectReason,
+    LeaseStatus,
+    RequestStatus,
+)
 
 PARTNER_REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -163,7 +170,15 @@ class LeasedAccountOut(serializers.Serializer):
     nextRenewalAt = Timestamp(source="next_renewal_at", allow_null=True)
     monthlyPriceCents = serializers.IntegerField(source="monthly_price_cents")
     billingStatus = serializers.ChoiceField(source="billing_status", choices=BillingStatus.choices)
-    endsAt = Timestamp(source="ends_at", allow_null=True)
+    disconnectedAt = Timestamp(source="disconnected_at", allow_null=True)
+    disconnectedReason = serializers.ChoiceField(
+        source="disconnected_reason", choices=DisconnectReason.choices, allow_null=True
+    )
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["disconnectedReason"] = instance.disconnected_reason or None
+        return data
 
 
 class LeasedAccountPage(serializers.Serializer):

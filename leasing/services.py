@@ -1,13 +1,93 @@
-"""Every state change in leasing. Each public function is one database transaction."""
+"""Every state change in leasing. Each public function is one database transaction.
+
+Locks are always taken in one order, each kind in primary-key order, so no two services
+can deadlock: lease request, then social accounts, then leases, then (inside billing)
+the ledger accounts.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
+from billing.services import InsufficientFunds, LeaseCharge, lease_charges_post
 from layers_ops.api.exceptions import BillingExhausted, Conflict
 from layers_ops.partners.models import ApiKey
 
 from . import selectors
-from .models import NOTE_MAX_LENGTH, LeaseRequest, RequestNote
+from .models import (
+    ACCOUNT_MOVES,
+    NOTE_MAX_LENGTH,
+    AccountEvent,
+    AccountState,
+    Lease,
+    LeaseRequest,
+    NoteVisibility,
+    RequestNote,
+    RequestStatus,
+    SocialAccount,
+)
+from .periods import period_start
+
+SYSTEM_ACTOR = "system"
+
+
+class LeasingError(Exception):
+    """A leasing rule refused the change; the message is safe to show to staff."""
+
+
+class RequestClosed(LeasingError):
+    pass
+
+
+class AccountsUnavailable(LeasingError):
+    """Someone else took (or moved) an account between choosing and confirming."""
+
+    def __init__(self, message: str, *, account_ids: list[str]):
+        super().__init__(message)
+        self.account_ids = account_ids
+
+
+class WalletShort(LeasingError):
+    """The wallet does not cover the whole choice; nothing was assigned or charged."""
+
+    def __init__(self, *, wanted: int, covers: int, balance_cents: int, price_cents: int):
+        self.wanted, self.covers = wanted, covers
+        self.balance_cents, self.price_cents = balance_cents, price_cents
+        super().__init__(
+            f"The wallet holds ${balance_cents / 100:,.2f}, which covers {covers} of the "
+            f"{wanted} accounts chosen (${price_cents / 100:,.2f} each). Nothing was assigned."
+        )
+
+
+def _actor_label(actor) -> str:
+    return actor.get_username() if actor is not None else SYSTEM_ACTOR
+
+
+def fits(pool, lease_request: LeaseRequest) -> bool:
+    """An account fits a request when its pool is tagged with the request's vertical."""
+    vertical = lease_request.vertical.strip().casefold()
+    return any(str(tag).strip().casefold() == vertical for tag in pool.tags)
+
+
+def _lock_request(lease_request: LeaseRequest) -> LeaseRequest:
+    return LeaseRequest.objects.select_for_update(of=("self",)).get(pk=lease_request.pk)
+
+
+def _log_moves(accounts, *, from_states: dict, to_state: str, actor, reason: str) -> None:
+    AccountEvent.objects.bulk_create(
+        AccountEvent(
+            account=account,
+            from_state=from_states[account.pk],
+            to_state=to_state,
+            actor=actor,
+            actor_label=_actor_label(actor),
+            reason=reason,
+        )
+        for account in accounts
+    )
 
 
 def lease_request_create(
@@ -75,3 +155,195 @@ def request_note_add(
     return RequestNote.objects.create(
         lease_request=lease_request, body=body, visibility=visibility, author=author
     )
+
+
+@dataclass(frozen=True)
+class Allocation:
+    lease_request: LeaseRequest
+    leases: list[Lease]
+    charged_cents: int
+
+    @property
+    def account_ids(self) -> list[str]:
+        return [lease.social_account_id for lease in self.leases]
+
+
+@transaction.atomic
+def allocation_assign(
+    *, lease_request: LeaseRequest, accounts: Iterable[SocialAccount | str], actor
+) -> Allocation:
+    """Assign ready accounts to a request's project, lease them and charge the first month.
+
+    One transaction: the request and the accounts are locked (accounts in pk order),
+    every account is re-checked (still ready, fits the niche), one Lease per account is
+    created, the accounts become ``leased``, and the wallet is charged once per lease.
+    Refused as a whole, with nothing changed, when the request is closed, the choice
+    would exceed ``count``, an account was taken meanwhile, or the wallet does not
+    cover every account chosen (the error says how many it covers).
+    """
+    ids = sorted({a.pk if isinstance(a, SocialAccount) else a for a in accounts})
+    if not ids:
+        raise LeasingError("Choose at least one account.")
+    lease_request = _lock_request(lease_request)
+    if lease_request.status != RequestStatus.REQUESTED:
+        raise RequestClosed(
+            f"Request {lease_request.public_id} is {lease_request.status}: it takes no more "
+            "accounts."
+        )
+    assigned = lease_request.leases.count()
+    still_needed = lease_request.count - assigned
+    if len(ids) > still_needed:
+        raise LeasingError(
+            f"Request {lease_request.public_id} needs {still_needed} more account(s); "
+            f"{len(ids)} were chosen."
+        )
+    locked = list(
+        SocialAccount.objects.select_for_update(of=("self",))
+        .select_related("pool")
+        .filter(pk__in=ids)
+        .order_by("pk")
+    )
+    missing = sorted(set(ids) - {a.pk for a in locked})
+    taken = [a.pk for a in locked if a.state != AccountState.READY]
+    if missing or taken:
+        raise AccountsUnavailable(
+            f"No longer ready (someone else took or moved them): {', '.join(missing + taken)}. "
+            "Nothing was assigned; choose again.",
+            account_ids=missing + taken,
+        )
+    unfit = [a.pk for a in locked if not fits(a.pool, lease_request)]
+    if unfit:
+        raise LeasingError(
+            f"Not from a pool tagged '{lease_request.vertical}': {', '.join(unfit)}."
+        )
+
+    now = timezone.now()
+    price = settings.LEASE_PRICE_CENTS
+    leases = Lease.objects.bulk_create(
+        Lease(
+            social_account=account,
+            project_id=lease_request.project_id,
+            lease_request=lease_request,
+            monthly_price_cents=price,
+            assigned_at=now,
+            assigned_by=actor,
+            periods_paid=1,
+            next_renewal_at=period_start(now, 1),
+        )
+        for account in locked
+    )
+    if any(lease.pk is None for lease in leases):  # SQLite before RETURNING support
+        leases = list(Lease.objects.filter(lease_request=lease_request, assigned_at=now))
+    charges = [
+        LeaseCharge(
+            organization_id=lease_request.organization_id,
+            lease_id=lease.pk,
+            period=0,
+            amount_cents=price,
+            memo=f"@{account.handle}, first month",
+            reference=lease_request.public_id,
+        )
+        for lease, account in zip(leases, locked, strict=True)
+    ]
+    try:
+        lease_charges_post(charges=charges, actor=actor)
+    except InsufficientFunds as short:
+        raise WalletShort(
+            wanted=len(ids),
+            covers=short.balance_cents // price,
+            balance_cents=short.balance_cents,
+            price_cents=price,
+        ) from None
+
+    from_states = {a.pk: a.state for a in locked}
+    SocialAccount.objects.filter(pk__in=ids).update(state=AccountState.LEASED, state_changed_at=now)
+    _log_moves(
+        locked,
+        from_states=from_states,
+        to_state=AccountState.LEASED,
+        actor=actor,
+        reason=f"Leased for {lease_request.public_id}",
+    )
+    fields = []
+    if lease_request.assigned_at is None:
+        lease_request.assigned_at = now
+        fields.append("assigned_at")
+    if assigned + len(ids) == lease_request.count:
+        lease_request.status = RequestStatus.ASSIGNED
+        lease_request.closed_at = now
+        lease_request.closed_by = actor
+        fields += ["status", "closed_at", "closed_by"]
+    if fields:
+        lease_request.save(update_fields=fields)
+    return Allocation(lease_request=lease_request, leases=leases, charged_cents=price * len(ids))
+
+
+class CloseOutcome:
+    PARTIAL = RequestStatus.PARTIAL
+    REJECTED = RequestStatus.REJECTED
+
+
+@transaction.atomic
+def request_close(
+    *, lease_request: LeaseRequest, outcome: str, note: str, partner_visible: bool, actor
+) -> LeaseRequest:
+    """Close an open request with fewer accounts than asked (``partial``, at least one
+    assigned) or none (``rejected``). A note saying why is required. Nothing is billed:
+    only the accounts already assigned were charged, when they were assigned."""
+    if outcome not in (RequestStatus.PARTIAL, RequestStatus.REJECTED):
+        raise LeasingError("Close a request as partial or rejected.")
+    if not note or not note.strip():
+        raise LeasingError("Say why: closing a request needs a note.")
+    lease_request = _lock_request(lease_request)
+    if lease_request.status != RequestStatus.REQUESTED:
+        raise RequestClosed(f"Request {lease_request.public_id} is already {lease_request.status}.")
+    assigned = lease_request.leases.count()
+    if outcome == RequestStatus.PARTIAL and not assigned:
+        raise LeasingError("Nothing is assigned yet: reject the request instead.")
+    if outcome == RequestStatus.REJECTED and assigned:
+        raise LeasingError(
+            f"{assigned} account(s) are already assigned: close it as partial instead."
+        )
+    request_note_add(
+        lease_request=lease_request,
+        body=note,
+        visibility=NoteVisibility.PARTNER if partner_visible else NoteVisibility.INTERNAL,
+        author=actor,
+    )
+    lease_request.status = outcome
+    lease_request.closed_at = timezone.now()
+    lease_request.closed_by = actor
+    lease_request.save(update_fields=["status", "closed_at", "closed_by"])
+    return lease_request
+
+
+@transaction.atomic
+def account_move(
+    *, account: SocialAccount, to_state: str, actor, reason: str = ""
+) -> SocialAccount:
+    """Move an account to another state, if that move makes sense; logged with who/when.
+
+    ``leased`` is entered only by ``allocation_assign``, and an account with an active
+    lease leaves ``leased`` only when that lease ends.
+    """
+    account = SocialAccount.objects.select_for_update(of=("self",)).get(pk=account.pk)
+    if to_state not in ACCOUNT_MOVES.get(account.state, set()):
+        raise LeasingError(f"@{account.handle} cannot move from {account.state} to {to_state}.")
+    if to_state == AccountState.LEASED:
+        raise LeasingError("Accounts are leased by allocating a request.")
+    if account.state == AccountState.LEASED and account.leases.filter(status="assigned").exists():
+        raise LeasingError(f"@{account.handle} is leased: end its lease first.")
+    from_state = account.state
+    account.state = to_state
+    account.state_changed_at = timezone.now()
+    if to_state == AccountState.READY and account.warmed_since is None:
+        account.warmed_since = account.state_changed_at
+    account.save(update_fields=["state", "state_changed_at", "warmed_since"])
+    _log_moves(
+        [account],
+        from_states={account.pk: from_state},
+        to_state=to_state,
+        actor=actor,
+        reason=reason,
+    )
+    return account

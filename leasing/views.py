@@ -98,7 +98,14 @@ class LeaseRequestListView(PartnerAPIView):
         queryset = selectors.lease_request_list(
             project=project, status=request.query_params.get("status")
         )
-        return Response(paginate(queryset, request.query_params, lambda r: LeaseRequestOut(r).data))
+        return Response(
+            paginate(
+                queryset,
+                request.query_params,
+                lambda r: LeaseRequestOut(r).data,
+                keys=("submitted_at", "public_id"),
+            )
+        )
 
 
 class LeaseRequestDetailView(PartnerAPIView):
@@ -159,7 +166,12 @@ class LeasedAccountListView(PartnerAPIView):
             status=request.query_params.get("status"),
         )
         return Response(
-            paginate(queryset, request.query_params, lambda lease: LeasedAccountOut(lease).data)
+            paginate(
+                queryset,
+                request.query_params,
+                lambda lease: LeasedAccountOut(lease).data,
+                keys=("assigned_at", "social_account_id"),
+            )
         )
 
 

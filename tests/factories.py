@@ -6,7 +6,17 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from layers_ops.partners.models import Organization, Project
-from leasing.models import AccountState, Lease, LeaseRequest, Pool, SocialAccount
+from leasing.models import (
+    AccountState,
+    DisconnectReason,
+    Lease,
+    LeaseRequest,
+    LeaseStatus,
+    Pool,
+    RequestStatus,
+    SocialAccount,
+)
+from leasing.periods import period_start
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -58,12 +68,16 @@ class LeaseRequestFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = LeaseRequest
 
+    status = RequestStatus.REQUESTED
     project = factory.SubFactory(ProjectFactory)
     organization = factory.LazyAttribute(lambda o: o.project.organization)
     count = 3
     vertical = "coffee"
     language = "en"
     geo = factory.LazyFunction(lambda: ["US"])
+    closed_at = factory.LazyAttribute(
+        lambda o: None if o.status == RequestStatus.REQUESTED else timezone.now()
+    )
 
 
 class LeaseFactory(factory.django.DjangoModelFactory):
@@ -75,4 +89,12 @@ class LeaseFactory(factory.django.DjangoModelFactory):
     project = factory.LazyAttribute(lambda o: o.lease_request.project)
     monthly_price_cents = factory.LazyFunction(lambda: settings.LEASE_PRICE_CENTS)
     assigned_at = factory.LazyFunction(timezone.now)
-    next_renewal_at = factory.LazyAttribute(lambda o: o.assigned_at + timedelta(days=30))
+    periods_paid = 1
+    next_renewal_at = factory.LazyAttribute(lambda o: period_start(o.assigned_at, o.periods_paid))
+
+    class Params:
+        disconnected = factory.Trait(
+            status=LeaseStatus.DISCONNECTED,
+            disconnected_at=factory.LazyAttribute(lambda o: o.assigned_at + timedelta(days=3)),
+            disconnected_reason=DisconnectReason.OPS,
+        )

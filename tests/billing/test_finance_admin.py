@@ -112,10 +112,33 @@ def test_finance_exports_the_ledger_as_csv(client, finance):
     )
 
     assert response["Content-Type"] == "text/csv"
-    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    text = b"".join(response.streaming_content).decode()
+    rows = list(csv.DictReader(io.StringIO(text)))
     assert [(r["account"], r["amount_cents"], r["memo"]) for r in rows] == [
         ("wallet", "30000", "Opening"),
         ("funding", "-30000", "Opening"),
     ]
     assert rows[0]["organization"] == "Export Co"
     assert rows[0]["time_utc"].endswith("Z")
+
+
+def test_ledger_csv_never_exports_a_formula(client, finance):
+    org = OrganizationFactory(name="=cmd|' /C calc'!A0")
+    wallet_fund(
+        organization=org,
+        amount_cents=30_000,
+        memo="@SUM(1+1)",
+        reference='=HYPERLINK("http://evil")',
+    )
+    entries = list(LedgerEntry.objects.order_by("pk"))
+
+    response = client.post(
+        reverse("admin:billing_ledgerentry_changelist"),
+        {"action": "export_csv", "_selected_action": [e.pk for e in entries]},
+    )
+
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0]["memo"] == "'@SUM(1+1)"
+    assert rows[0]["reference"] == '\'=HYPERLINK("http://evil")'
+    assert rows[0]["organization"].startswith("'=")
+    assert rows[1]["amount_cents"] == "-30000"  # numbers stay numbers

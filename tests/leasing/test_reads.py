@@ -2,7 +2,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from leasing.models import LeaseStatus, NoteVisibility, RequestStatus
+from leasing.models import NoteVisibility, RequestStatus
 from leasing.services import request_note_add
 from tests.conftest import lease_body, request_url
 from tests.factories import LeaseFactory, LeaseRequestFactory, UserFactory
@@ -203,7 +203,8 @@ def test_leased_accounts_shape(partner):
             "nextRenewalAt": lease.next_renewal_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "monthlyPriceCents": 15_000,
             "billingStatus": "current",
-            "endsAt": None,
+            "disconnectedAt": None,
+            "disconnectedReason": None,
         }
     ]
 
@@ -211,7 +212,7 @@ def test_leased_accounts_shape(partner):
 def test_leased_accounts_default_to_assigned_and_filter_disconnected(partner):
     lease_request = LeaseRequestFactory(project=partner.project)
     active = LeaseFactory(lease_request=lease_request)
-    gone = LeaseFactory(lease_request=lease_request, status=LeaseStatus.DISCONNECTED)
+    gone = LeaseFactory(lease_request=lease_request, disconnected=True)
     url = f"/v1/projects/{partner.project.pk}/leased-accounts"
 
     default = partner.client.get(url).json()["items"]
