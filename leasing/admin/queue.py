@@ -1,9 +1,11 @@
+"""The ops queue: lease requests, their notes, and the leases they produced."""
+
 from django.contrib import admin
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from .models import Lease, LeaseRequest, Pool, RequestNote, RequestStatus, SocialAccount
-from .services import request_note_add
+from ..models import Lease, LeaseRequest, RequestNote, RequestStatus
+from ..services import request_note_add
 
 
 class RequestNoteInline(admin.TabularInline):
@@ -116,21 +118,6 @@ class LeaseRequestAdmin(admin.ModelAdmin):
             if note_form.has_changed() and not note_form.instance.pk
         ]
         formset.changed_objects, formset.deleted_objects = [], []
-
-
-@admin.register(Pool)
-class PoolAdmin(admin.ModelAdmin):
-    list_display = ["name", "tags", "language", "geos", "created_at"]
-    search_fields = ["name"]
-
-
-@admin.register(SocialAccount)
-class SocialAccountAdmin(admin.ModelAdmin):
-    list_display = ["handle", "id", "pool", "state", "followers", "follower_geos"]
-    list_select_related = ["pool"]
-    list_filter = ["state", "pool"]
-    search_fields = ["handle", "id"]
-    readonly_fields = ["id", "platform", "created_at"]
 
 
 @admin.register(Lease)
