@@ -7,6 +7,11 @@ class LeasingConfig(AppConfig):
     verbose_name = "Leasing (ops queue)"
 
     def ready(self):
+        from billing.usage import register_usage_provider
+
         from .roles import roles_sync
+        from .selectors import lease_usage_by_organization
+
+        register_usage_provider(lease_usage_by_organization)
 
         post_migrate.connect(roles_sync, sender=self, dispatch_uid="leasing.roles_sync")

@@ -5,15 +5,9 @@ short month lacks is clamped for that month only: a lease assigned Jan 31 renews
 (Feb 29 in a leap year), then Mar 31.
 """
 
-import calendar
 from datetime import datetime
 
-
-def add_months(moment: datetime, months: int) -> datetime:
-    month_index = moment.month - 1 + months
-    year, month = moment.year + month_index // 12, month_index % 12 + 1
-    day = min(moment.day, calendar.monthrange(year, month)[1])
-    return moment.replace(year=year, month=month, day=day)
+from layers_ops.dates import add_months
 
 
 def period_start(assigned_at: datetime, period: int) -> datetime:
