@@ -232,8 +232,6 @@ def allocation_assign(
         )
         for account in locked
     )
-    if any(lease.pk is None for lease in leases):  # SQLite before RETURNING support
-        leases = list(Lease.objects.filter(lease_request=lease_request, assigned_at=now))
     charges = [
         LeaseCharge(
             organization_id=lease_request.organization_id,
