@@ -71,8 +71,11 @@ class WalletChangeList(ChangeList):
             )
 
 
-def _runway_text(days) -> str:
-    return "no renewals due" if days is None else f"{days} days"
+def _runway_text(days, usage) -> str:
+    if days is not None:
+        return f"{days} days"
+    # runway_days gives None when nothing renews, or when the balance outlasts its horizon.
+    return "over 2 years" if usage.renewals else "no renewals due"
 
 
 def _month_param(raw: str | None) -> tuple[int, int]:
@@ -122,7 +125,7 @@ class WalletAdmin(ReadOnlyAdmin):
 
     @admin.display(description="runway")
     def runway(self, obj):
-        return _runway_text(obj.runway)
+        return _runway_text(obj.runway, obj.usage)
 
     @admin.display(description="past-due leases")
     def past_due_leases(self, obj):
@@ -165,7 +168,7 @@ class WalletAdmin(ReadOnlyAdmin):
                 "usage": usage,
                 "burn": dollars(usage.monthly_burn_cents),
                 "runway": _runway_text(
-                    runway_days(balance_cents=wallet.balance_cents, usage=usage)
+                    runway_days(balance_cents=wallet.balance_cents, usage=usage), usage
                 ),
                 "balance_chart": balance_line_svg(
                     points=history, title=f"Balance of {wallet.organization} over time"
@@ -567,17 +570,16 @@ class ActorFilter(admin.SimpleListFilter):
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyAdmin):
     list_display = [
-        "created_at",
-        "organization",
-        "account_kind",
+        "when",
+        "account_name",
         "kind",
         "amount",
         "balance_after",
-        "transaction",
         "actor",
         "memo",
         "reference",
     ]
+    list_display_links = ["when"]
     list_select_related = ["account__organization", "transaction"]
     list_filter = [
         ("account__organization", admin.RelatedOnlyFieldListFilter),
@@ -591,13 +593,11 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
     actions = ["export_csv"]
     list_per_page = 100
 
-    @admin.display(description="organization", ordering="account__organization__name")
-    def organization(self, obj):
-        return obj.account.organization or "—"
-
-    @admin.display(description="account", ordering="account__kind")
-    def account_kind(self, obj):
-        return obj.account.get_kind_display()
+    @admin.display(description="account")
+    def account_name(self, obj):
+        """A wallet by its organization; a system account by its name."""
+        organization = obj.account.organization
+        return f"{organization} (wallet)" if organization else obj.account.get_kind_display()
 
     @admin.display(description="kind", ordering="transaction__kind")
     def kind(self, obj):
@@ -611,13 +611,18 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
     def balance_after(self, obj):
         return dollars(obj.balance_after_cents)
 
+    @admin.display(description="time (Los Angeles)", ordering="created_at")
+    def when(self, obj):
+        return obj.created_at.astimezone(FINANCE_TZ).strftime("%Y-%m-%d %H:%M")
+
     @admin.display(description="actor")
     def actor(self, obj):
         return obj.transaction.actor_label
 
     @admin.display(description="memo")
     def memo(self, obj):
-        return obj.transaction.memo
+        memo = obj.transaction.memo
+        return memo if len(memo) <= 40 else memo[:39] + "…"
 
     @admin.display(description="reference")
     def reference(self, obj):

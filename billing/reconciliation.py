@@ -46,7 +46,8 @@ def balances_match_entries() -> list[Problem]:
         Problem(
             BALANCES,
             str(m.account),
-            f"stored balance {m.stored_cents} cents, its entries sum to {m.entries_cents}",
+            f"stored balance {m.stored_cents} cents, its entries sum to {m.entries_cents} "
+            f"(off by {m.stored_cents - m.entries_cents:+d} cents)",
         )
         for m in ledger_verify()
     ]
