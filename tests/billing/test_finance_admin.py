@@ -467,3 +467,29 @@ def test_revenue_page_and_reversal_show_in_the_table(client, finance, partner):
     assert 'class="chart stacked-bars"' in page
     assert page.count('class="bar"') == 24
     assert "$300.00" in page and "$150.00" in page
+
+
+# --- the finance home panel (an inclusion tag the admin index includes) ----------------
+
+
+def render_panel(user):
+    from django.template import Context, Template
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/admin/")
+    request.user = user
+    return Template("{% load finance_panel %}{% finance_panel %}").render(
+        Context({"request": request})
+    )
+
+
+def test_finance_panel_shows_money_to_finance_and_nothing_to_ops(partner):
+    lease_accounts(partner, count=2)
+
+    shown = render_panel(staff_in(FINANCE, "fin"))
+    hidden = render_panel(staff_in(OPS, "ops-person"))
+
+    assert 'id="finance-panel"' in shown
+    assert "$2,700.00" in shown  # held in wallets
+    assert "$300.00" in shown  # this month's first-month charges
+    assert hidden.strip() == ""
