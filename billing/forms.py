@@ -5,6 +5,7 @@ from django import forms
 from layers_ops.partners.models import Organization
 
 from .models import LedgerTransaction
+from .selectors import FINANCE_TZ
 
 AMOUNT = {"label": "Amount (USD)", "max_digits": 12, "decimal_places": 2}
 
@@ -98,7 +99,7 @@ class ChargeChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, txn):
         refunded = " (already refunded)" if txn.is_reversed else ""
         return (
-            f"{txn.created_at:%Y-%m-%d} · {txn.get_kind_display()} · "
+            f"{txn.created_at.astimezone(FINANCE_TZ):%Y-%m-%d} · {txn.get_kind_display()} · "
             f"${-txn.wallet_cents / 100:,.2f} · {txn.memo} · {txn.pk}{refunded}"
         )
 
