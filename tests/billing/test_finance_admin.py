@@ -5,6 +5,7 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
+from django.http import StreamingHttpResponse
 from django.urls import reverse
 
 from billing.models import LedgerEntry, LedgerTransaction, Wallet
@@ -449,11 +450,14 @@ def test_ledger_csv_never_exports_a_formula(client, finance):
     assert rows[1]["amount_cents"] == "-30000"  # numbers stay numbers
 
 
-def test_ledger_export_streams(client, finance, partner):
+def test_ledger_export_streams_row_by_row(client, finance, partner):
+    lease_accounts(partner, count=2)
+
     response = client.get(EXPORT)
 
-    assert response.streaming
-    assert not hasattr(response, "content") or response.streaming
+    assert isinstance(response, StreamingHttpResponse)
+    chunks = list(response.streaming_content)
+    assert len(chunks) == 1 + LedgerEntry.objects.count()  # the header, then one per entry
 
 
 def test_revenue_page_and_reversal_show_in_the_table(client, finance, partner):
