@@ -351,8 +351,8 @@ class WalletAdmin(ReadOnlyAdmin):
             None,
             form,
             "Record a top-up or adjustment",
-            "Each entry is one balanced ledger transaction recorded under your name. Nothing "
-            "here can be edited or deleted later: a mistake is corrected with another entry.",
+            "For any organization, including one with no wallet yet (one is opened). To top "
+            "up, adjust or refund one wallet, use the buttons on its page.",
             "Record",
         )
 

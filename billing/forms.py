@@ -23,6 +23,8 @@ class MoneyMovementForm(forms.Form):
     """What finance records for any organization: money received (top-up) or a
     correction (adjustment). Both need a reason."""
 
+    required_css_class = "required"
+
     TOP_UP = "top_up"
     ADJUSTMENT = "adjustment"
 
@@ -64,6 +66,8 @@ class MoneyMovementForm(forms.Form):
 class TopUpForm(forms.Form):
     """Money received from the partner, into one wallet."""
 
+    required_css_class = "required"
+
     amount = forms.DecimalField(**AMOUNT, min_value=Decimal("0.01"))
     reason = _reason_field("Why, e.g. 'Wire received 2026-11-24'. Shown in the ledger.")
     reference = forms.CharField(
@@ -77,6 +81,8 @@ class TopUpForm(forms.Form):
 
 class AdjustmentForm(forms.Form):
     """A correction to one wallet, up (credit) or down (debit)."""
+
+    required_css_class = "required"
 
     amount = forms.DecimalField(
         **AMOUNT, help_text="Positive credits the wallet; negative (e.g. -25.00) debits it."
@@ -107,9 +113,12 @@ class ChargeChoiceField(forms.ModelChoiceField):
 class RefundForm(forms.Form):
     """Give back a charge or renewal: its reversal, chosen from the wallet's charges."""
 
+    required_css_class = "required"
+
     charge = ChargeChoiceField(
         queryset=LedgerTransaction.objects.none(),
         empty_label="Choose a charge or renewal",
+        widget=forms.Select(attrs={"style": "max-width: 760px"}),
         help_text="Charges and renewals of this wallet, newest first.",
     )
     reason = _reason_field("Why the partner gets this back. Shown in the ledger and statement.")

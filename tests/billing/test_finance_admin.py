@@ -1,7 +1,7 @@
 import csv
 import io
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
@@ -469,8 +469,13 @@ def test_revenue_page_and_reversal_show_in_the_table(client, finance, partner):
     page = client.get(reverse("admin:billing_wallet_revenue")).content.decode()
 
     assert 'class="chart stacked-bars"' in page
-    assert page.count('class="bar"') == 24
-    assert "$300.00" in page and "$150.00" in page
+    assert page.count('class="bar"') == 24  # 12 months x (first months, renewals)
+    this_month = datetime.now(FINANCE_TZ).strftime("%b %Y")
+    drawn = dict(
+        re.findall(rf'data-series="(\w+)" data-category="{this_month}" data-value="(\d+)"', page)
+    )
+    assert drawn == {"first_month": "30000", "renewals": "0"}  # gross, before the refund
+    assert "$150.00" in page  # the refund, in the table
 
 
 # --- the finance home panel (an inclusion tag the admin index includes) ----------------
