@@ -1,18 +1,45 @@
+"""The finance console: wallets, money forms, the ledger, statements, reconciliation.
+
+Every page here needs a billing permission (the Finance group has them; Ops has none).
+Each form calls one service in ``billing.services``; every read is a selector.
+"""
+
 import datetime
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from layers_ops.csv_export import csv_response
 
-from .forms import MoneyMovementForm
+from .charts import Series, balance_line_svg, dollars, stacked_bars_svg
+from .forms import AdjustmentForm, MoneyMovementForm, RefundForm, TopUpForm
 from .models import LedgerEntry, LedgerTransaction, Wallet
-from .services import BillingError, wallet_adjust, wallet_fund, wallet_get_or_create
+from .reconciliation import check_names, reconcile
+from .selectors import (
+    FINANCE_TZ,
+    balance_history,
+    revenue_by_month,
+    statement_for,
+    wallet_charges,
+)
+from .services import (
+    AlreadyReversed,
+    BillingError,
+    transaction_reverse,
+    wallet_adjust,
+    wallet_fund,
+    wallet_get_or_create,
+)
+from .usage import lease_usage, runway_days
+
+MOVE_MONEY = "billing.move_money"
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -28,48 +55,273 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class WalletChangeList(ChangeList):
+    """Reads the lease usage of the page's organizations in one call, after the page
+    itself, so the list runs a fixed number of queries however many wallets it shows."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        self.result_list = list(self.result_list)
+        usage = lease_usage(wallet.organization_id for wallet in self.result_list)
+        now = timezone.now()
+        for wallet in self.result_list:
+            wallet.usage = usage[wallet.organization_id]
+            wallet.runway = runway_days(
+                balance_cents=wallet.balance_cents, usage=wallet.usage, now=now
+            )
+
+
+def _runway_text(days, usage) -> str:
+    if days is not None:
+        return f"{days} days"
+    # runway_days gives None when nothing renews, or when the balance outlasts its horizon.
+    return "over 2 years" if usage.renewals else "no renewals due"
+
+
+def _month_param(raw: str | None) -> tuple[int, int]:
+    """``YYYY-MM`` from the query string; the current month (Los Angeles) if absent."""
+    if not raw:
+        today = timezone.now().astimezone(FINANCE_TZ)
+        return today.year, today.month
+    try:
+        year, month = (int(part) for part in raw.split("-"))
+        datetime.date(year, month, 1)
+    except ValueError:
+        raise Http404("Month must look like 2026-11.") from None
+    return year, month
+
+
 @admin.register(Wallet)
 class WalletAdmin(ReadOnlyAdmin):
-    list_display = ["organization", "balance", "currency", "entry_count", "created_at"]
+    list_display = [
+        "organization",
+        "balance",
+        "active_leases",
+        "monthly_burn",
+        "runway",
+        "past_due_leases",
+        "statement_link",
+    ]
     list_select_related = ["organization"]
     search_fields = ["organization__name", "organization__id"]
     readonly_fields = ["organization", "balance", "currency", "created_at"]
     fields = readonly_fields
+    list_per_page = 50
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).annotate(entry_count=Count("entries"))
+    def get_changelist(self, request, **kwargs):
+        return WalletChangeList
 
     @admin.display(description="balance (USD)", ordering="balance_cents")
     def balance(self, obj):
-        return f"{obj.balance_cents / 100:,.2f}"
+        return dollars(obj.balance_cents)
 
-    @admin.display(description="entries", ordering="entry_count")
-    def entry_count(self, obj):
-        return obj.entry_count
+    @admin.display(description="active leases")
+    def active_leases(self, obj):
+        return obj.usage.active_leases
+
+    @admin.display(description="monthly burn")
+    def monthly_burn(self, obj):
+        return dollars(obj.usage.monthly_burn_cents)
+
+    @admin.display(description="runway")
+    def runway(self, obj):
+        return _runway_text(obj.runway, obj.usage)
+
+    @admin.display(description="past-due leases")
+    def past_due_leases(self, obj):
+        count = obj.usage.past_due_leases
+        return format_html('<strong style="color:#ba2121">{}</strong>', count) if count else 0
+
+    @admin.display(description="statement")
+    def statement_link(self, obj):
+        url = reverse("admin:billing_wallet_statement", args=[obj.pk])
+        return format_html('<a href="{}">This month</a>', url)
 
     def get_urls(self):
+        def view(func, route, name):
+            return path(route, self.admin_site.admin_view(func), name=f"billing_wallet_{name}")
+
         return [
-            path(
-                "move-money/",
-                self.admin_site.admin_view(self.move_money_view),
-                name="billing_wallet_move_money",
-            ),
+            view(self.move_money_view, "move-money/", "move_money"),
+            view(self.reconciliation_view, "reconciliation/", "reconciliation"),
+            view(self.revenue_view, "revenue/", "revenue"),
+            view(self.top_up_view, "<path:object_id>/top-up/", "top_up"),
+            view(self.adjust_view, "<path:object_id>/adjust/", "adjust"),
+            view(self.refund_view, "<path:object_id>/refund/", "refund"),
+            view(self.statement_view, "<path:object_id>/statement/", "statement"),
             *super().get_urls(),
         ]
+
+    # --- pages ------------------------------------------------------------------------
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "can_move_money": self._can_move(request)}
         return super().changelist_view(request, extra_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), "can_move_money": self._can_move(request)}
-        return super().change_view(request, object_id, form_url, extra_context)
+        wallet = self.get_object(request, object_id)
+        extra = {"can_move_money": self._can_move(request)}
+        if wallet is not None:
+            usage = lease_usage([wallet.organization_id])[wallet.organization_id]
+            history = balance_history(wallet=wallet)
+            extra |= {
+                "usage": usage,
+                "burn": dollars(usage.monthly_burn_cents),
+                "runway": _runway_text(
+                    runway_days(balance_cents=wallet.balance_cents, usage=usage), usage
+                ),
+                "balance_chart": balance_line_svg(
+                    points=history, title=f"Balance of {wallet.organization} over time"
+                ),
+                "history_count": len(history),
+                "ledger_url": reverse("admin:billing_ledgerentry_changelist")
+                + f"?account__organization__id__exact={wallet.organization_id}",
+            }
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
     def _can_move(self, request) -> bool:
-        return request.user.has_perm("billing.move_money")
+        return request.user.has_perm(MOVE_MONEY)
+
+    def _render(self, request, template, title, **context):
+        return TemplateResponse(
+            request,
+            template,
+            {
+                **self.admin_site.each_context(request),
+                "title": title,
+                "opts": self.opts,
+                **context,
+            },
+        )
+
+    def _wallet_or_404(self, request, object_id, *, move=False) -> Wallet:
+        if not self.has_view_permission(request) or (move and not self._can_move(request)):
+            raise PermissionDenied
+        wallet = self.get_object(request, object_id)
+        if wallet is None:
+            raise Http404("No such wallet.")
+        return wallet
+
+    def _done(self, request, wallet, txn, what: str):
+        wallet.refresh_from_db(fields=["balance_cents"])
+        self.log_change(request, wallet, f"{txn.get_kind_display()} {txn.pk}: {txn.memo}")
+        self.message_user(
+            request,
+            f"{what} for {wallet.organization}: balance now {dollars(wallet.balance_cents)} "
+            f"(transaction {txn.pk}).",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("admin:billing_wallet_change", args=[wallet.pk]))
+
+    def _money_form(self, request, wallet, form, title, intro, submit):
+        return self._render(
+            request,
+            "admin/billing/wallet/money_form.html",
+            title,
+            form=form,
+            wallet=wallet,
+            original=wallet,
+            intro=intro,
+            submit_label=submit,
+            media=self.media + form.media,
+        )
+
+    def top_up_view(self, request, object_id):
+        """Money received from the partner: one funding transaction, by the signed-in user."""
+        wallet = self._wallet_or_404(request, object_id, move=True)
+        form = TopUpForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                txn = wallet_fund(
+                    organization=wallet.organization,
+                    amount_cents=form.amount_cents,
+                    actor=request.user,
+                    memo=data["reason"],
+                    reference=data["reference"],
+                )
+            except BillingError as exc:
+                form.add_error(None, str(exc))
+            else:
+                return self._done(
+                    request, wallet, txn, f"Recorded a top-up of {dollars(form.amount_cents)}"
+                )
+        return self._money_form(
+            request,
+            wallet,
+            form,
+            f"Top up the wallet of {wallet.organization}",
+            "Money the partner sent us. It is added to the wallet at once.",
+            "Record top-up",
+        )
+
+    def adjust_view(self, request, object_id):
+        """A correction up or down: one adjustment transaction; never below zero."""
+        wallet = self._wallet_or_404(request, object_id, move=True)
+        form = AdjustmentForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                txn = wallet_adjust(
+                    organization=wallet.organization,
+                    amount_cents=form.amount_cents,
+                    actor=request.user,
+                    memo=data["reason"],
+                    reference=data["reference"],
+                )
+            except BillingError as exc:
+                form.add_error(None, str(exc))
+            else:
+                return self._done(
+                    request, wallet, txn, f"Recorded an adjustment of {dollars(form.amount_cents)}"
+                )
+        return self._money_form(
+            request,
+            wallet,
+            form,
+            f"Adjust the wallet of {wallet.organization}",
+            "A correction, up (credit) or down (debit). The wallet never goes below zero. "
+            "To give back a lease charge, refund it instead so it stays linked to the charge.",
+            "Record adjustment",
+        )
+
+    def refund_view(self, request, object_id):
+        """Refund a charge or renewal: its reversal, linked to it; at most once."""
+        wallet = self._wallet_or_404(request, object_id, move=True)
+        charges = wallet_charges(wallet=wallet)
+        initial = {"charge": request.GET.get("charge")} if request.GET.get("charge") else None
+        form = RefundForm(request.POST or None, initial=initial, charges=charges)
+        if request.method == "POST" and form.is_valid():
+            charge = form.cleaned_data["charge"]
+            try:
+                txn = transaction_reverse(
+                    original=charge, actor=request.user, memo=form.cleaned_data["reason"]
+                )
+            except AlreadyReversed:
+                form.add_error(
+                    "charge",
+                    f"{charge.pk} was already refunded; a charge is refunded at most once. "
+                    "Nothing was changed.",
+                )
+            except BillingError as exc:
+                form.add_error(None, str(exc))
+            else:
+                return self._done(
+                    request, wallet, txn, f"Refunded {dollars(-charge.wallet_cents)} ({charge.pk})"
+                )
+        return self._money_form(
+            request,
+            wallet,
+            form,
+            f"Refund a charge to {wallet.organization}",
+            "The charge is reversed: its amount goes back to the wallet and out of leasing "
+            "revenue, linked to the charge. Each charge can be refunded once. The lease "
+            "itself is not changed.",
+            "Refund",
+        )
 
     def move_money_view(self, request):
-        """Record a top-up or an adjustment: one ledger transaction, by the signed-in user."""
+        """Top-up or adjustment for any organization (opens a wallet if it has none)."""
         if not self._can_move(request):
             raise PermissionDenied
         form = MoneyMovementForm(request.POST or None, initial=request.GET.dict())
@@ -88,25 +340,139 @@ class WalletAdmin(ReadOnlyAdmin):
                 form.add_error(None, str(exc))
             else:
                 wallet = wallet_get_or_create(organization=data["organization"])
-                self.log_change(request, wallet, f"{txn.get_kind_display()} {txn.pk}")
-                self.message_user(
+                return self._done(
                     request,
-                    f"Recorded {txn.get_kind_display().lower()} of "
-                    f"${form.amount_cents / 100:,.2f} for {wallet.organization}: balance now "
-                    f"${wallet.balance_cents / 100:,.2f}.",
-                    messages.SUCCESS,
+                    wallet,
+                    txn,
+                    f"Recorded {txn.get_kind_display().lower()} of {dollars(form.amount_cents)}",
                 )
-                return HttpResponseRedirect(
-                    reverse("admin:billing_wallet_change", args=[wallet.pk])
-                )
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Record a top-up or adjustment",
-            "form": form,
-            "opts": self.opts,
-            "media": self.media + form.media,
-        }
-        return TemplateResponse(request, "admin/billing/wallet/move_money.html", context)
+        return self._money_form(
+            request,
+            None,
+            form,
+            "Record a top-up or adjustment",
+            "For any organization, including one with no wallet yet (one is opened). To top "
+            "up, adjust or refund one wallet, use the buttons on its page.",
+            "Record",
+        )
+
+    def statement_view(self, request, object_id):
+        """The wallet's month, on screen or (``?format=csv``) as a download."""
+        wallet = self._wallet_or_404(request, object_id)
+        year, month = _month_param(request.GET.get("month"))
+        statement = statement_for(organization=wallet.organization, year=year, month=month)
+        label = statement.starts_at.strftime("%B %Y")
+        if request.GET.get("format") == "csv":
+            return csv_response(
+                f"statement-{wallet.organization_id}-{year}-{month:02d}.csv",
+                STATEMENT_CSV_HEADER,
+                _statement_rows(statement),
+            )
+        previous = statement.starts_at - datetime.timedelta(days=1)
+        return self._render(
+            request,
+            "admin/billing/wallet/statement.html",
+            f"Statement for {wallet.organization}, {label}",
+            wallet=wallet,
+            original=wallet,
+            statement=statement,
+            month_label=label,
+            month_value=f"{year}-{month:02d}",
+            previous_month=f"{previous.year}-{previous.month:02d}",
+            next_month=f"{statement.ends_at.year}-{statement.ends_at.month:02d}",
+        )
+
+    def reconciliation_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        problems = reconcile()
+        by_check = {name: [p for p in problems if p.check == name] for name in check_names()}
+        return self._render(
+            request,
+            "admin/billing/wallet/reconciliation.html",
+            "Reconciliation",
+            problems=problems,
+            by_check=by_check,
+            checked_at=timezone.now(),
+        )
+
+    def revenue_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        months = revenue_by_month(months=12)
+        chart = stacked_bars_svg(
+            title="Leasing revenue by month: first-month charges and renewals",
+            categories=[m.label for m in months],
+            series=[
+                Series(
+                    "first_month",
+                    "First-month charges",
+                    "#79aec8",
+                    [m.first_month_cents for m in months],
+                ),
+                Series("renewals", "Renewals", "#417690", [m.renewal_cents for m in months]),
+            ],
+        )
+        return self._render(
+            request,
+            "admin/billing/wallet/revenue.html",
+            "Revenue by month",
+            months=list(reversed(months)),
+            chart=chart,
+        )
+
+
+STATEMENT_CSV_HEADER = [
+    "section",
+    "time_america_los_angeles",
+    "transaction_id",
+    "memo",
+    "reference",
+    "actor",
+    "amount_cents",
+    "balance_after_cents",
+]
+
+
+def _statement_rows(statement):
+    def local(moment):
+        return moment.astimezone(FINANCE_TZ).strftime("%Y-%m-%d %H:%M:%S")
+
+    organization = statement.organization
+    yield [
+        "Statement",
+        f"{statement.starts_at:%B %Y}, America/Los_Angeles",
+        "",
+        f"{organization.name} ({organization.pk})",
+        "",
+        "",
+        "",
+        "",
+    ]
+    yield [
+        "Opening balance",
+        local(statement.starts_at),
+        "",
+        "",
+        "",
+        "",
+        statement.opening_cents,
+        "",
+    ]
+    for section in statement.sections:
+        for line in section.lines:
+            yield [
+                section.heading,
+                local(line.at),
+                line.transaction_id,
+                line.memo,
+                line.reference,
+                line.actor,
+                line.amount_cents,
+                line.balance_after_cents,
+            ]
+        yield [f"{section.heading} total", "", "", "", "", "", section.total_cents, ""]
+    yield ["Closing balance", local(statement.ends_at), "", "", "", "", statement.closing_cents, ""]
 
 
 class LedgerEntryInline(admin.TabularInline):
@@ -132,32 +498,160 @@ class LedgerTransactionAdmin(ReadOnlyAdmin):
     inlines = [LedgerEntryInline]
 
 
+class CreatedBetweenFilter(admin.ListFilter):
+    """Entries from one date to another, both included, in America/Los_Angeles."""
+
+    title = "date (America/Los_Angeles)"
+    template = "admin/billing/date_range_filter.html"
+    parameters = ("created_from", "created_to")
+
+    def __init__(self, request, params, model, model_admin):
+        super().__init__(request, params, model, model_admin)
+        self.dates = {}
+        for name in self.parameters:
+            if name not in params:
+                continue
+            raw = params.pop(name)
+            raw = raw[-1] if isinstance(raw, list) else raw
+            self.used_parameters[name] = raw
+            if raw:
+                try:
+                    self.dates[name] = datetime.date.fromisoformat(raw)
+                except ValueError as exc:
+                    raise IncorrectLookupParameters(f"{name} must be a date, YYYY-MM-DD") from exc
+
+    def has_output(self):
+        return True
+
+    def expected_parameters(self):
+        return list(self.parameters)
+
+    def queryset(self, request, queryset):
+        start, end = self.dates.get("created_from"), self.dates.get("created_to")
+        if start:
+            queryset = queryset.filter(
+                created_at__gte=datetime.datetime.combine(start, datetime.time(), FINANCE_TZ)
+            )
+        if end:
+            following = end + datetime.timedelta(days=1)
+            queryset = queryset.filter(
+                created_at__lt=datetime.datetime.combine(following, datetime.time(), FINANCE_TZ)
+            )
+        return queryset
+
+    def choices(self, changelist):
+        keep = {k: v for k, v in changelist.params.items() if k not in self.parameters}
+        yield {
+            "created_from": self.used_parameters.get("created_from", ""),
+            "created_to": self.used_parameters.get("created_to", ""),
+            "keep": sorted(keep.items()),
+            "clear_url": changelist.get_query_string(remove=list(self.parameters)),
+        }
+
+
+class ActorFilter(admin.SimpleListFilter):
+    title = "actor"
+    parameter_name = "actor"
+
+    def lookups(self, request, model_admin):
+        labels = (
+            LedgerTransaction.objects.order_by("actor_label")
+            .values_list("actor_label", flat=True)
+            .distinct()
+        )
+        return [(label, label) for label in labels]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(transaction__actor_label=self.value())
+        return queryset
+
+
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyAdmin):
     list_display = [
-        "created_at",
-        "account",
-        "amount_cents",
-        "balance_after_cents",
-        "transaction",
+        "when",
+        "account_name",
         "kind",
+        "amount",
+        "balance_after",
+        "actor",
+        "memo",
+        "reference",
     ]
+    list_display_links = ["when"]
     list_select_related = ["account__organization", "transaction"]
-    list_filter = ["account__kind", "transaction__kind", "account__organization"]
-    search_fields = ["account__organization__name", "transaction__id", "transaction__reference"]
-    date_hierarchy = "created_at"
+    list_filter = [
+        ("account__organization", admin.RelatedOnlyFieldListFilter),
+        "transaction__kind",
+        CreatedBetweenFilter,
+        ActorFilter,
+        "account__kind",
+    ]
+    search_fields = ["transaction__reference", "=transaction__id"]
+    search_help_text = "Search by reference (e.g. a wire number or lreq_ id) or transaction id."
     actions = ["export_csv"]
+    list_per_page = 100
+
+    @admin.display(description="account")
+    def account_name(self, obj):
+        """A wallet by its organization; a system account by its name."""
+        organization = obj.account.organization
+        return f"{organization} (wallet)" if organization else obj.account.get_kind_display()
 
     @admin.display(description="kind", ordering="transaction__kind")
     def kind(self, obj):
         return obj.transaction.get_kind_display()
 
+    @admin.display(description="amount", ordering="amount_cents")
+    def amount(self, obj):
+        return dollars(obj.amount_cents)
+
+    @admin.display(description="balance after")
+    def balance_after(self, obj):
+        return dollars(obj.balance_after_cents)
+
+    @admin.display(description="time (Los Angeles)", ordering="created_at")
+    def when(self, obj):
+        return obj.created_at.astimezone(FINANCE_TZ).strftime("%Y-%m-%d %H:%M")
+
+    @admin.display(description="actor")
+    def actor(self, obj):
+        return obj.transaction.actor_label
+
+    @admin.display(description="memo")
+    def memo(self, obj):
+        memo = obj.transaction.memo
+        return memo if len(memo) <= 40 else memo[:39] + "…"
+
+    @admin.display(description="reference")
+    def reference(self, obj):
+        return obj.transaction.reference
+
+    def get_urls(self):
+        return [
+            path(
+                "export/",
+                self.admin_site.admin_view(self.export_view),
+                name="billing_ledgerentry_export",
+            ),
+            *super().get_urls(),
+        ]
+
+    def export_view(self, request):
+        """Every entry the changelist shows for this query string (filters, search), all
+        pages, streamed oldest first through the one safe CSV writer."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            return HttpResponseRedirect(reverse("admin:billing_ledgerentry_changelist") + "?e=1")
+        return _ledger_csv(changelist.queryset)
+
     @admin.action(description="Export selected entries as CSV", permissions=["view"])
     def export_csv(self, request, queryset):
-        """One row per entry, oldest first, in UTC; select all to export a filtered view."""
-        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        entries = queryset.select_related("transaction", "account__organization").order_by("pk")
-        return csv_response(f"ledger-{stamp}.csv", LEDGER_CSV_HEADER, _ledger_rows(entries))
+        return _ledger_csv(queryset)
 
 
 LEDGER_CSV_HEADER = [
@@ -173,6 +667,12 @@ LEDGER_CSV_HEADER = [
     "memo",
     "reference",
 ]
+
+
+def _ledger_csv(queryset):
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    entries = queryset.select_related("transaction", "account__organization").order_by("pk")
+    return csv_response(f"ledger-{stamp}.csv", LEDGER_CSV_HEADER, _ledger_rows(entries))
 
 
 def _ledger_rows(entries):

@@ -4,9 +4,26 @@ from django import forms
 
 from layers_ops.partners.models import Organization
 
+from .models import LedgerTransaction
+from .selectors import FINANCE_TZ
+
+AMOUNT = {"label": "Amount (USD)", "max_digits": 12, "decimal_places": 2}
+
+
+def _reason_field(help_text: str) -> forms.CharField:
+    return forms.CharField(
+        label="Reason",
+        max_length=500,
+        widget=forms.TextInput(attrs={"size": 60}),
+        help_text=help_text,
+    )
+
 
 class MoneyMovementForm(forms.Form):
-    """What finance records: money received (top-up) or a correction (adjustment)."""
+    """What finance records for any organization: money received (top-up) or a
+    correction (adjustment). Both need a reason."""
+
+    required_css_class = "required"
 
     TOP_UP = "top_up"
     ADJUSTMENT = "adjustment"
@@ -21,15 +38,10 @@ class MoneyMovementForm(forms.Form):
         initial=TOP_UP,
     )
     amount = forms.DecimalField(
-        label="Amount (USD)",
-        max_digits=12,
-        decimal_places=2,
-        help_text="A top-up is positive. An adjustment may be negative (a debit).",
+        **AMOUNT, help_text="A top-up is positive. An adjustment may be negative (a debit)."
     )
     memo = forms.CharField(
-        max_length=500,
-        required=False,
-        help_text="Why. Required for adjustments; shown in the ledger.",
+        label="Reason", max_length=500, help_text="Why. Shown in the ledger and on statements."
     )
     reference = forms.CharField(
         max_length=100, required=False, help_text="E.g. the wire or invoice number."
@@ -44,10 +56,73 @@ class MoneyMovementForm(forms.Form):
             self.add_error("amount", "Enter an amount other than zero.")
         elif kind == self.TOP_UP and amount < 0:
             self.add_error("amount", "A top-up is positive; record a debit as an adjustment.")
-        if kind == self.ADJUSTMENT and not cleaned.get("memo", "").strip():
-            self.add_error("memo", "Say why: an adjustment needs a memo.")
         return cleaned
 
     @property
     def amount_cents(self) -> int:
         return int(self.cleaned_data["amount"] * Decimal(100))
+
+
+class TopUpForm(forms.Form):
+    """Money received from the partner, into one wallet."""
+
+    required_css_class = "required"
+
+    amount = forms.DecimalField(**AMOUNT, min_value=Decimal("0.01"))
+    reason = _reason_field("Why, e.g. 'Wire received 2026-11-24'. Shown in the ledger.")
+    reference = forms.CharField(
+        max_length=100, required=False, help_text="The wire or invoice number."
+    )
+
+    @property
+    def amount_cents(self) -> int:
+        return int(self.cleaned_data["amount"] * Decimal(100))
+
+
+class AdjustmentForm(forms.Form):
+    """A correction to one wallet, up (credit) or down (debit)."""
+
+    required_css_class = "required"
+
+    amount = forms.DecimalField(
+        **AMOUNT, help_text="Positive credits the wallet; negative (e.g. -25.00) debits it."
+    )
+    reason = _reason_field("Why the wallet is corrected. Shown in the ledger and on statements.")
+    reference = forms.CharField(max_length=100, required=False, help_text="E.g. a ticket number.")
+
+    def clean_amount(self):
+        amount = self.cleaned_data["amount"]
+        if amount == 0:
+            raise forms.ValidationError("Enter an amount other than zero.")
+        return amount
+
+    @property
+    def amount_cents(self) -> int:
+        return int(self.cleaned_data["amount"] * Decimal(100))
+
+
+class ChargeChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, txn):
+        refunded = " (already refunded)" if txn.is_reversed else ""
+        return (
+            f"{txn.created_at.astimezone(FINANCE_TZ):%Y-%m-%d} · {txn.get_kind_display()} · "
+            f"${-txn.wallet_cents / 100:,.2f} · {txn.memo} · {txn.pk}{refunded}"
+        )
+
+
+class RefundForm(forms.Form):
+    """Give back a charge or renewal: its reversal, chosen from the wallet's charges."""
+
+    required_css_class = "required"
+
+    charge = ChargeChoiceField(
+        queryset=LedgerTransaction.objects.none(),
+        empty_label="Choose a charge or renewal",
+        widget=forms.Select(attrs={"style": "max-width: 760px"}),
+        help_text="Charges and renewals of this wallet, newest first.",
+    )
+    reason = _reason_field("Why the partner gets this back. Shown in the ledger and statement.")
+
+    def __init__(self, *args, charges, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["charge"].queryset = charges

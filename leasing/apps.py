@@ -7,11 +7,17 @@ class LeasingConfig(AppConfig):
     verbose_name = "Leasing (ops queue)"
 
     def ready(self):
+        from billing.reconciliation import register_check
         from billing.usage import register_usage_provider
 
         from .roles import roles_sync
-        from .selectors import lease_usage_by_organization
+        from .selectors import (
+            LEASE_PERIODS_CHARGED,
+            lease_usage_by_organization,
+            leases_missing_charges,
+        )
 
         register_usage_provider(lease_usage_by_organization)
+        register_check(LEASE_PERIODS_CHARGED, leases_missing_charges)
 
         post_migrate.connect(roles_sync, sender=self, dispatch_uid="leasing.roles_sync")

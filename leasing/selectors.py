@@ -3,6 +3,8 @@ billing's view of leases."""
 
 from django.db.models import OuterRef, Prefetch, QuerySet
 
+from billing.models import LEASE_CHARGE_KINDS, LedgerTransaction
+from billing.reconciliation import Problem
 from billing.selectors import wallet_balance_of
 from billing.usage import LeaseUsage, Renewal
 from layers_ops.api.exceptions import NotFound, ValidationFailed
@@ -127,3 +129,40 @@ def lease_usage_by_organization(organization_ids) -> dict:
         )
         for organization_id, leases in grouped.items()
     }
+
+
+LEASE_PERIODS_CHARGED = "active lease charged for its periods"
+
+
+def leases_missing_charges() -> list[Problem]:
+    """Billing's reconciliation check for leases (see ``billing.reconciliation``).
+
+    A lease that is assigned and ``current`` claims, through ``periods_paid``, that
+    periods 0 .. periods_paid - 1 were charged (its current period, periods_paid - 1,
+    included). Each of those periods must have a charge or renewal transaction in the
+    ledger; a refund (reversal) does not undo the charge for this check, it is a
+    deliberate finance decision shown on the statement. Two queries, however many leases.
+    """
+    leases = list(
+        Lease.objects.filter(status=LeaseStatus.ASSIGNED, billing_status=BillingStatus.CURRENT)
+        .order_by("pk")
+        .values_list("pk", "periods_paid", "social_account_id", "project__organization_id")
+    )
+    charged: dict[int, set[int]] = {}
+    for lease_id, period in LedgerTransaction.objects.filter(
+        kind__in=LEASE_CHARGE_KINDS, lease_id__in=[pk for pk, *_ in leases]
+    ).values_list("lease_id", "period"):
+        charged.setdefault(lease_id, set()).add(period)
+    problems = []
+    for pk, periods_paid, account_id, organization_id in leases:
+        missing = sorted(set(range(periods_paid)) - charged.get(pk, set()))
+        if not periods_paid:
+            detail = "is active and current but no period is marked paid"
+        elif missing:
+            detail = f"period(s) {', '.join(map(str, missing))} marked paid but never charged"
+        else:
+            continue
+        problems.append(
+            Problem(LEASE_PERIODS_CHARGED, f"lease {pk} ({account_id}, {organization_id})", detail)
+        )
+    return problems

@@ -509,7 +509,14 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def finance_section() -> int:
+    """The finance console's section (``tests.bench.finance``), in its own process."""
+    return subprocess.call([sys.executable, "-m", "tests.bench.finance"], cwd=ROOT)
+
+
 def main() -> int:
+    if sys.argv[1:] == ["finance"]:
+        return finance_section()
     signal.signal(signal.SIGTERM, _interrupt)  # a plain `kill` cleans up like Ctrl-C
     server = None
     keep_log = False
@@ -546,7 +553,7 @@ def main() -> int:
             server.stop()
             if not keep_log:
                 Path(server.log.name).unlink(missing_ok=True)
-    return 0
+    return finance_section()
 
 
 if __name__ == "__main__":

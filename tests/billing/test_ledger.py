@@ -118,22 +118,26 @@ def test_postgres_refuses_an_unbalanced_transaction_at_commit():
     assert not LedgerEntry.objects.exists()
 
 
-def test_ledger_verify_command_passes_on_a_consistent_ledger():
+def test_verify_ledger_command_passes_on_a_consistent_ledger():
     wallet_fund(organization=OrganizationFactory(), amount_cents=9_900)
     out = io.StringIO()
 
-    call_command("ledger_verify", stdout=out)
+    call_command("verify_ledger", stdout=out)
 
     assert "Ledger OK" in out.getvalue()
 
 
-def test_ledger_verify_command_reports_a_tampered_balance():
+def test_verify_ledger_command_reports_a_tampered_balance():
     org = OrganizationFactory()
     wallet_fund(organization=org, amount_cents=9_900)
     LedgerAccount.objects.filter(organization=org).update(balance_cents=99_000)
 
-    with pytest.raises(CommandError, match="1 account"):
-        call_command("ledger_verify", stdout=io.StringIO(), stderr=io.StringIO())
+    err = io.StringIO()
+
+    with pytest.raises(CommandError, match=r"1 problem.*balance matches entries"):
+        call_command("verify_ledger", stdout=io.StringIO(), stderr=err)
+
+    assert "stored balance 99000 cents, its entries sum to 9900" in err.getvalue()
 
 
 movements = st.lists(
