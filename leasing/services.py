@@ -30,6 +30,7 @@ from .models import (
     SocialAccount,
 )
 from .periods import period_start
+from .sla import sla_due_at
 
 SYSTEM_ACTOR = "system"
 
@@ -113,6 +114,7 @@ def lease_request_create(
             details=[{"field": None, "message": f"balanceCents={balance} < {price}"}],
         )
     niche = payload["niche"]
+    now = timezone.now()
     lease_request = LeaseRequest(
         organization_id=organization_id,
         project=project,
@@ -124,6 +126,8 @@ def lease_request_create(
         geo=niche.get("geo") or [],
         target=payload.get("target") or "",
         partner_note=payload.get("note") or "",
+        submitted_at=now,
+        sla_due_at=sla_due_at(now),
     )
     partner_id = payload.get("requestId")
     if not partner_id:
