@@ -16,7 +16,7 @@ from billing.services import InsufficientFunds, LeaseCharge, lease_charges_post
 from layers_ops.api.exceptions import BillingExhausted, Conflict
 from layers_ops.partners.models import ApiKey
 
-from . import selectors
+from . import ranking, selectors
 from .models import (
     ACCOUNT_MOVES,
     NOTE_MAX_LENGTH,
@@ -280,6 +280,113 @@ def allocation_assign(
     if fields:
         lease_request.save(update_fields=fields)
     return Allocation(lease_request=lease_request, leases=leases, charged_cents=price * len(ids))
+
+
+@transaction.atomic
+def allocation_pick_best(*, lease_request: LeaseRequest, count: int, actor) -> Allocation:
+    """Assign the ``count`` best-ranked ready accounts (``leasing.ranking``) to a request.
+
+    One transaction: the request is locked, then the top accounts are locked with
+    ``FOR UPDATE SKIP LOCKED`` so accounts another allocation holds right now are passed
+    over rather than waited for, then ``allocation_assign`` leases and charges them. If
+    fewer than ``count`` fitting accounts are free, nothing is assigned and the error
+    says how many are.
+    """
+    if count < 1:
+        raise LeasingError("Pick at least one account.")
+    lease_request = _lock_request(lease_request)
+    if lease_request.status != RequestStatus.REQUESTED:
+        raise RequestClosed(
+            f"Request {lease_request.public_id} is {lease_request.status}: it takes no more "
+            "accounts."
+        )
+    still_needed = lease_request.count - lease_request.leases.count()
+    if count > still_needed:
+        raise LeasingError(
+            f"Request {lease_request.public_id} needs {still_needed} more account(s); "
+            f"{count} were asked for."
+        )
+    pools = ranking.fitting_pools(lease_request)
+    picked = []
+    if pools:
+        picked = list(
+            ranking.ranked_accounts(lease_request, pools)
+            .select_for_update(skip_locked=True, of=("self",))
+            .values_list("pk", flat=True)[:count]
+        )
+    if len(picked) < count:
+        raise AccountsUnavailable(
+            f"Only {len(picked)} ready account(s) tagged '{lease_request.vertical}' are free "
+            f"right now; {count} were asked for. Nothing was assigned.",
+            account_ids=[],
+        )
+    return allocation_assign(lease_request=lease_request, accounts=picked, actor=actor)
+
+
+class ClaimTaken(LeasingError):
+    """Someone else holds the claim; take it over explicitly."""
+
+    def __init__(self, message: str, *, holder):
+        super().__init__(message)
+        self.holder = holder
+
+
+@dataclass(frozen=True)
+class Claim:
+    lease_request: LeaseRequest
+    previous_holder: object | None  # the user whose claim was taken over, if any
+
+
+@transaction.atomic
+def request_claim(*, lease_request: LeaseRequest, actor, take_over: bool = False) -> Claim:
+    """Mark a request as being worked by ``actor``: one person at a time.
+
+    Claiming a request someone else holds is refused unless ``take_over``; a take-over
+    says whose claim it was (and leaves an internal note, so the history shows it)."""
+    lease_request = _lock_request(lease_request)
+    if lease_request.status != RequestStatus.REQUESTED:
+        raise RequestClosed(f"Request {lease_request.public_id} is already {lease_request.status}.")
+    holder = lease_request.claimed_by
+    if holder is not None and holder.pk == actor.pk:
+        return Claim(lease_request=lease_request, previous_holder=None)
+    if holder is not None and not take_over:
+        raise ClaimTaken(
+            f"{holder.get_username()} is working request {lease_request.public_id} "
+            f"(claimed {timezone.localtime(lease_request.claimed_at):%a %d %b %H:%M %Z}). "
+            "Take it over to work it yourself.",
+            holder=holder,
+        )
+    lease_request.claimed_by = actor
+    lease_request.claimed_at = timezone.now()
+    lease_request.save(update_fields=["claimed_by", "claimed_at"])
+    if holder is not None:
+        RequestNote.objects.create(
+            lease_request=lease_request,
+            body=f"Took over the claim from {holder.get_username()}.",
+            visibility=NoteVisibility.INTERNAL,
+            author=actor,
+        )
+    return Claim(lease_request=lease_request, previous_holder=holder)
+
+
+@transaction.atomic
+def request_unclaim(*, lease_request: LeaseRequest, actor) -> LeaseRequest:
+    """Give a request back to the queue. Only the holder releases their own claim
+    (anyone else takes it over instead)."""
+    lease_request = _lock_request(lease_request)
+    holder = lease_request.claimed_by
+    if holder is None:
+        return lease_request
+    if holder.pk != actor.pk:
+        raise ClaimTaken(
+            f"Request {lease_request.public_id} is claimed by {holder.get_username()}, not "
+            "you: take it over instead.",
+            holder=holder,
+        )
+    lease_request.claimed_by = None
+    lease_request.claimed_at = None
+    lease_request.save(update_fields=["claimed_by", "claimed_at"])
+    return lease_request
 
 
 class CloseOutcome:

@@ -1,0 +1,201 @@
+"""Ranking ready accounts for a request: which fit, and how well, with the reason why.
+
+Hard filter: the account is ``ready`` and its pool is tagged with the request's vertical
+(``services.fits``). Among those, a score out of 100:
+
+* language, up to 40: the pool's language is the one asked (40), or shares its primary
+  subtag (``pt-PT`` for ``pt-BR``: 25); no language asked scores 40 everywhere;
+* follower geos, up to 40: the share of the request's countries the account has
+  followers in (``geo`` empty scores 40 everywhere);
+* followers, up to 20: one point per 5,000 followers, capped at 100,000.
+
+Pools are few, so the pool-level part (vertical, language) is decided in Python and
+handed to the database as a CASE over pool ids; the account-level part (geo overlap,
+followers) is computed in SQL, so the database orders every ready account and returns
+only the best ``limit``. Geo overlap tests JSON list membership: ``@>`` on PostgreSQL
+(jsonb), ``json_each`` on SQLite, so both engines run the same query shape.
+"""
+
+from dataclasses import dataclass
+
+from django.db.models import (
+    BooleanField,
+    Case,
+    F,
+    Func,
+    IntegerField,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.functions import Least
+
+from .models import AccountState, LeaseRequest, Pool, SocialAccount
+
+LANGUAGE_POINTS = 40
+LANGUAGE_PRIMARY_POINTS = 25
+GEO_POINTS = 40
+FOLLOWER_POINTS = 20
+FOLLOWERS_PER_POINT = 5_000
+
+
+class JSONListHas(Func):
+    """True when the JSON list in ``expression`` holds the string ``value``."""
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, expression, value: str):
+        super().__init__(expression)
+        self.value = value
+
+    def as_sql(self, compiler, connection, **extra_context):  # pragma: no cover
+        raise NotImplementedError(f"JSONListHas is not written for {connection.vendor}")
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        import json
+
+        column, params = compiler.compile(self.source_expressions[0])
+        return f"({column} @> %s::jsonb)", (*params, json.dumps([self.value]))
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        column, params = compiler.compile(self.source_expressions[0])
+        return (
+            f"EXISTS (SELECT 1 FROM json_each({column}) WHERE json_each.value = %s)",
+            (*params, self.value),
+        )
+
+
+def _primary(tag: str) -> str:
+    return tag.split("-", 1)[0].casefold()
+
+
+def language_points(pool_language: str, wanted: str) -> tuple[int, str]:
+    if not wanted:
+        return LANGUAGE_POINTS, "no language asked"
+    if pool_language.casefold() == wanted.casefold():
+        return LANGUAGE_POINTS, f"language {pool_language}"
+    if pool_language and _primary(pool_language) == _primary(wanted):
+        return LANGUAGE_PRIMARY_POINTS, f"language {pool_language} (asked {wanted})"
+    return 0, f"language {pool_language or 'unset'}, asked {wanted}"
+
+
+def fitting_pools(lease_request: LeaseRequest) -> dict[int, Pool]:
+    """Pools tagged with the request's vertical (one query; pools are few)."""
+    from .services import fits  # the one definition of "fits"; services imports us
+
+    return {
+        pool.pk: pool
+        for pool in Pool.objects.only("pk", "name", "tags", "language", "geos")
+        if fits(pool, lease_request)
+    }
+
+
+@dataclass(frozen=True)
+class Candidate:
+    account: SocialAccount
+    pool: Pool
+    score: int
+    language_points: int
+    geo_points: int
+    follower_points: int
+    geo_matches: tuple[str, ...]
+    reasons: tuple[str, ...]
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(self.reasons)
+
+
+def _request_geos(lease_request: LeaseRequest) -> list[str]:
+    return sorted({str(code).upper() for code in lease_request.geo or []})
+
+
+def ranked_accounts(lease_request: LeaseRequest, pools: dict[int, Pool]) -> QuerySet:
+    """Ready accounts of ``pools`` annotated with their score parts, best first.
+
+    Each geo asked is one annotation ``geo_<CODE>`` (a boolean), so the reason can name
+    the countries matched without a second query.
+    """
+    geos = _request_geos(lease_request)
+    by_points: dict[int, list[int]] = {}
+    for pool in pools.values():
+        points, _ = language_points(pool.language, lease_request.language)
+        by_points.setdefault(points, []).append(pool.pk)
+    language = Case(
+        *(When(pool_id__in=ids, then=Value(points)) for points, ids in by_points.items()),
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+    geo_flags = {f"geo_{code}": JSONListHas(F("follower_geos"), code) for code in geos}
+    if geos:
+        matched = sum(
+            (
+                Case(When(flag, then=Value(1)), default=Value(0), output_field=IntegerField())
+                for flag in geo_flags.values()
+            ),
+            start=Value(0, output_field=IntegerField()),
+        )
+        geo = matched * Value(GEO_POINTS) / Value(len(geos))
+    else:
+        geo = Value(GEO_POINTS, output_field=IntegerField())
+    followers = Least(
+        F("followers") / Value(FOLLOWERS_PER_POINT),
+        Value(FOLLOWER_POINTS),
+        output_field=IntegerField(),
+    )
+    return (
+        SocialAccount.objects.filter(state=AccountState.READY, pool_id__in=list(pools))
+        .annotate(**geo_flags)
+        .annotate(language_points=language, geo_points=geo, follower_points=followers)
+        .annotate(score=F("language_points") + F("geo_points") + F("follower_points"))
+        .order_by("-score", "-followers", "pk")
+    )
+
+
+def _candidate(account: SocialAccount, pool: Pool, lease_request: LeaseRequest) -> Candidate:
+    geos = _request_geos(lease_request)
+    matches = tuple(code for code in geos if getattr(account, f"geo_{code}"))
+    _, language_reason = language_points(pool.language, lease_request.language)
+    if geos:
+        geo_reason = (
+            f"followers in {', '.join(matches)} ({len(matches)} of {len(geos)} asked)"
+            if matches
+            else f"no followers in {', '.join(geos)}"
+        )
+    else:
+        geo_reason = "no geo asked"
+    reasons = (
+        f"pool {pool.name} tagged {lease_request.vertical}",
+        f"{language_reason} +{account.language_points}",
+        f"{geo_reason} +{account.geo_points}",
+        f"{account.followers:,} followers +{account.follower_points}",
+    )
+    return Candidate(
+        account=account,
+        pool=pool,
+        score=account.score,
+        language_points=account.language_points,
+        geo_points=account.geo_points,
+        follower_points=account.follower_points,
+        geo_matches=matches,
+        reasons=reasons,
+    )
+
+
+def allocation_candidates(lease_request: LeaseRequest, limit: int = 50) -> list[Candidate]:
+    """The best ``limit`` ready accounts for the request, best first, each with its score
+    and the reasons for it. Two queries: the pools, then the ranked accounts."""
+    pools = fitting_pools(lease_request)
+    if not pools:
+        return []
+    accounts = ranked_accounts(lease_request, pools)[:limit]
+    return [_candidate(account, pools[account.pool_id], lease_request) for account in accounts]
+
+
+def ready_supply_count(lease_request: LeaseRequest) -> int:
+    """How many ready accounts fit the request at all."""
+    pools = fitting_pools(lease_request)
+    if not pools:
+        return 0
+    return SocialAccount.objects.filter(state=AccountState.READY, pool_id__in=list(pools)).count()
