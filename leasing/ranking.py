@@ -166,7 +166,7 @@ def _candidate(account: SocialAccount, pool: Pool, lease_request: LeaseRequest) 
     else:
         geo_reason = "no geo asked"
     reasons = (
-        f"pool {pool.name} tagged {lease_request.vertical}",
+        f"pool tagged {lease_request.vertical}",
         f"{language_reason} +{account.language_points}",
         f"{geo_reason} +{account.geo_points}",
         f"{account.followers:,} followers +{account.follower_points}",

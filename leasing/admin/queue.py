@@ -10,6 +10,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
@@ -67,6 +68,10 @@ class RequestNoteInline(admin.TabularInline):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    formfield_overrides = {
+        models.TextField: {"widget": forms.Textarea(attrs={"rows": 3, "cols": 80})}
+    }
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("author")
@@ -182,15 +187,12 @@ CLOSE_OUTCOMES = {
 class LeaseRequestAdmin(admin.ModelAdmin):
     list_display = [
         "request_id",
-        "organization",
-        "project_name",
+        "partner",
         "niche",
-        "count",
         "assigned",
         "age",
         "sla_due",
         "claimed",
-        "status",
     ]
     list_display_links = ["request_id"]
     list_select_related = ["organization", "project", "claimed_by"]
@@ -293,9 +295,11 @@ class LeaseRequestAdmin(admin.ModelAdmin):
     def request_id(self, obj):
         return obj.public_id
 
-    @admin.display(description="project", ordering="project__name")
-    def project_name(self, obj):
-        return obj.project.name
+    @admin.display(description="partner · project", ordering="organization__name")
+    def partner(self, obj):
+        return format_html(
+            '{}<br><span class="quiet">{}</span>', obj.organization.name, obj.project.name
+        )
 
     @admin.display(description="niche")
     def niche(self, obj):
@@ -304,12 +308,20 @@ class LeaseRequestAdmin(admin.ModelAdmin):
             "<strong>{}</strong> · {} · {}", obj.vertical, obj.language or "any language", geo
         )
 
-    @admin.display(description="assigned", ordering="assigned_count")
+    @admin.display(description="assigned of count", ordering="assigned_count")
     def assigned(self, obj):
         count = getattr(obj, "assigned_count", None)
         if count is None:
             count = obj.leases.count()
-        return f"{count} of {obj.count}"
+        if obj.status == RequestStatus.REQUESTED:
+            return f"{count} of {obj.count}"
+        return format_html(
+            '{} of {} <span class="status status-{}">{}</span>',
+            count,
+            obj.count,
+            obj.status,
+            obj.get_status_display().lower(),
+        )
 
     @admin.display(description="age", ordering="submitted_at")
     def age(self, obj):

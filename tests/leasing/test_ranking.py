@@ -65,7 +65,7 @@ def test_language_geo_and_followers_order_the_candidates_with_reasons(partner):
     assert (top.language_points, top.geo_points, top.follower_points) == (25, 40, 10)
     assert top.score == 75
     assert top.geo_matches == ("CA", "US")
-    assert "pool Coffee EN tagged coffee" in top.reason
+    assert top.pool.name == "Coffee EN" and "pool tagged coffee" in top.reason
     assert "language en-US (asked en) +25" in top.reason
     assert "followers in CA, US (2 of 2 asked) +40" in top.reason
     assert "50,000 followers +10" in top.reason
