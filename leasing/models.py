@@ -86,6 +86,12 @@ class SocialAccount(models.Model):
         ]
         indexes = [
             models.Index(fields=["pool", "state"], name="social_account_pool_state"),
+            # Allocation ranking reads each pool's ready accounts in followers order.
+            models.Index(
+                fields=["pool", "-followers", "id"],
+                condition=Q(state="ready"),
+                name="social_account_ready_followers",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -11,9 +11,18 @@ Hard filter: the account is ``ready`` and its pool is tagged with the request's 
 
 Pools are few, so the pool-level part (vertical, language) is decided in Python and
 handed to the database as a CASE over pool ids; the account-level part (geo overlap,
-followers) is computed in SQL, so the database orders every ready account and returns
-only the best ``limit``. Geo overlap tests JSON list membership: ``@>`` on PostgreSQL
-(jsonb), ``json_each`` on SQLite, so both engines run the same query shape.
+followers) is computed in SQL. Geo overlap tests JSON list membership: ``@>`` on
+PostgreSQL (jsonb), ``json_each`` on SQLite, so both engines run the same query shape.
+
+Scoring every ready account to keep the best 50 costs time in proportion to the pool
+(100,000 accounts: ~140 ms on PostgreSQL). Instead ``top_accounts`` reads each pool in
+followers order through the partial index ``social_account_ready_followers``, a chunk
+at a time, and stops as soon as no unread account could still make the top ``limit``:
+an unread account has at most as many followers as the last one read, so its score is
+at most the pool's language points + all geo points + the last one's follower points
+(Fagin's threshold algorithm). The result is exactly the full ordering's top ``limit``;
+when the bound never closes (e.g. nobody has followers in the countries asked) it ends
+up reading the whole pool, as a full scan would.
 """
 
 from dataclasses import dataclass
@@ -24,6 +33,7 @@ from django.db.models import (
     F,
     Func,
     IntegerField,
+    Q,
     QuerySet,
     Value,
     When,
@@ -183,13 +193,74 @@ def _candidate(account: SocialAccount, pool: Pool, lease_request: LeaseRequest) 
     )
 
 
+def follower_points(followers: int) -> int:
+    return min(followers // FOLLOWERS_PER_POINT, FOLLOWER_POINTS)
+
+
+def _rank_key(account) -> tuple:
+    return (-account.score, -account.followers, account.pk)
+
+
+def top_accounts(
+    lease_request: LeaseRequest,
+    pools: dict[int, Pool],
+    limit: int,
+    *,
+    exclude=(),
+    first_chunk: int | None = None,
+) -> list[SocialAccount]:
+    """The best ``limit`` ready accounts of ``pools`` (annotated like ``ranked_accounts``),
+    in rank order, read a chunk at a time per pool in followers order (see the module
+    docstring). ``exclude``: account ids to pass over."""
+    if limit < 1 or not pools:
+        return []
+    ranked = ranked_accounts(lease_request, pools)
+    if exclude:
+        ranked = ranked.exclude(pk__in=list(exclude))
+    best_geo = GEO_POINTS
+    language = {
+        pk: language_points(p.language, lease_request.language)[0] for pk, p in pools.items()
+    }
+    last: dict[int, tuple[int, str] | None] = dict.fromkeys(pools)  # (followers, pk) read last
+    open_pools = set(pools)
+    chunk = first_chunk or max(4 * limit, 200)
+    best: list[SocialAccount] = []
+    while open_pools:
+        for pool_id in sorted(open_pools):
+            rows = ranked.filter(pool_id=pool_id).order_by("-followers", "pk")
+            if last[pool_id] is not None:
+                followers, pk = last[pool_id]
+                rows = rows.filter(Q(followers__lt=followers) | Q(followers=followers, pk__gt=pk))
+            rows = list(rows[:chunk])
+            if len(rows) < chunk:
+                open_pools.discard(pool_id)
+            if rows:
+                last[pool_id] = (rows[-1].followers, rows[-1].pk)
+            best.extend(rows)
+        best = sorted(best, key=_rank_key)[:limit]
+        if len(best) == limit and all(
+            _cannot_beat(language[p] + best_geo, last[p], best[-1]) for p in open_pools
+        ):
+            break
+        chunk *= 4
+    return best
+
+
+def _cannot_beat(fixed_points: int, last_read: tuple[int, str] | None, nth) -> bool:
+    """No unread account of a pool (followers at most ``last_read``'s) ranks above the
+    current ``nth`` best."""
+    if last_read is None:
+        return False
+    followers, _ = last_read
+    bound = fixed_points + follower_points(followers)
+    return bound < nth.score or (bound == nth.score and followers < nth.followers)
+
+
 def allocation_candidates(lease_request: LeaseRequest, limit: int = 50) -> list[Candidate]:
     """The best ``limit`` ready accounts for the request, best first, each with its score
-    and the reasons for it. Two queries: the pools, then the ranked accounts."""
+    and the reasons for it: one query for the pools, then a few per fitting pool."""
     pools = fitting_pools(lease_request)
-    if not pools:
-        return []
-    accounts = ranked_accounts(lease_request, pools)[:limit]
+    accounts = top_accounts(lease_request, pools, limit)
     return [_candidate(account, pools[account.pool_id], lease_request) for account in accounts]
 
 

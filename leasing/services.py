@@ -306,14 +306,7 @@ def allocation_pick_best(*, lease_request: LeaseRequest, count: int, actor) -> A
             f"Request {lease_request.public_id} needs {still_needed} more account(s); "
             f"{count} were asked for."
         )
-    pools = ranking.fitting_pools(lease_request)
-    picked = []
-    if pools:
-        picked = list(
-            ranking.ranked_accounts(lease_request, pools)
-            .select_for_update(skip_locked=True, of=("self",))
-            .values_list("pk", flat=True)[:count]
-        )
+    picked = _lock_best_ready(lease_request, count)
     if len(picked) < count:
         raise AccountsUnavailable(
             f"Only {len(picked)} ready account(s) tagged '{lease_request.vertical}' are free "
@@ -321,6 +314,33 @@ def allocation_pick_best(*, lease_request: LeaseRequest, count: int, actor) -> A
             account_ids=[],
         )
     return allocation_assign(lease_request=lease_request, accounts=picked, actor=actor)
+
+
+def _lock_best_ready(lease_request: LeaseRequest, count: int) -> list[str]:
+    """Lock the ``count`` best-ranked ready accounts no other transaction holds.
+
+    Fast path: rank (unlocked, reading only the top of each pool), then lock the winners
+    ``FOR UPDATE SKIP LOCKED``, re-checking they are still ready. If any was passed over
+    (another allocation holds it, or took it meanwhile), rank the whole fitting supply in
+    one locking query instead (``SKIP LOCKED`` there skips every held row), so contention
+    never leaves free accounts unpicked."""
+    pools = ranking.fitting_pools(lease_request)
+    ids = [account.pk for account in ranking.top_accounts(lease_request, pools, count)]
+    if not ids:
+        return []
+    locked = set(
+        SocialAccount.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(pk__in=ids, state=AccountState.READY)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if len(locked) == len(ids):
+        return ids
+    return list(
+        ranking.ranked_accounts(lease_request, pools)
+        .select_for_update(skip_locked=True, of=("self",))
+        .values_list("pk", flat=True)[:count]
+    )
 
 
 class ClaimTaken(LeasingError):

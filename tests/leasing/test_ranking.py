@@ -172,3 +172,31 @@ def test_pick_best_beyond_the_wallet_says_how_many_it_covers(ops):
         allocation_pick_best(lease_request=lease_request, count=3, actor=ops)
     assert short.value.covers == 2
     assert not Lease.objects.exists()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_reading_pools_in_followers_order_gives_exactly_the_full_ranking(partner, seed):
+    import random
+
+    from leasing.ranking import fitting_pools, ranked_accounts, top_accounts
+
+    rng = random.Random(seed)
+    pools = [
+        PoolFactory(tags=["coffee"], language=rng.choice(["en", "en-GB", "de"])) for _ in range(3)
+    ]
+    geos = [[], ["US"], ["CA"], ["US", "CA"], ["GB", "US"], ["DE"]]
+    for _ in range(120):
+        SocialAccountFactory(
+            pool=rng.choice(pools),
+            followers=rng.choice([0, 4_999, 5_000, 60_000, 150_000, rng.randrange(200_000)]),
+            follower_geos=rng.choice(geos),
+        )
+    lease_request = LeaseRequestFactory(
+        project=partner.project, language="en", geo=rng.choice([["US"], ["US", "CA"], []])
+    )
+    fitting = fitting_pools(lease_request)
+
+    for limit in (1, 7, 25):
+        full = [a.pk for a in ranked_accounts(lease_request, fitting)[:limit]]
+        fast = [a.pk for a in top_accounts(lease_request, fitting, limit, first_chunk=5)]
+        assert fast == full
