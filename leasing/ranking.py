@@ -197,10 +197,6 @@ def follower_points(followers: int) -> int:
     return min(followers // FOLLOWERS_PER_POINT, FOLLOWER_POINTS)
 
 
-def _rank_key(account) -> tuple:
-    return (-account.score, -account.followers, account.pk)
-
-
 def top_accounts(
     lease_request: LeaseRequest,
     pools: dict[int, Pool],
@@ -217,43 +213,43 @@ def top_accounts(
     ranked = ranked_accounts(lease_request, pools)
     if exclude:
         ranked = ranked.exclude(pk__in=list(exclude))
-    best_geo = GEO_POINTS
-    language = {
-        pk: language_points(p.language, lease_request.language)[0] for pk, p in pools.items()
+    fixed = {
+        pk: language_points(pool.language, lease_request.language)[0] + GEO_POINTS
+        for pk, pool in pools.items()
     }
-    last: dict[int, tuple[int, str] | None] = dict.fromkeys(pools)  # (followers, pk) read last
+    last: dict[int, tuple] = {}  # pool id -> (pk, followers, score) of the last row read
     open_pools = set(pools)
     chunk = first_chunk or max(4 * limit, 200)
-    best: list[SocialAccount] = []
+    best: list[tuple] = []  # (pk, followers, score), best first
     while open_pools:
         for pool_id in sorted(open_pools):
             rows = ranked.filter(pool_id=pool_id).order_by("-followers", "pk")
-            if last[pool_id] is not None:
-                followers, pk = last[pool_id]
+            if pool_id in last:
+                pk, followers, _ = last[pool_id]
                 rows = rows.filter(Q(followers__lt=followers) | Q(followers=followers, pk__gt=pk))
-            rows = list(rows[:chunk])
+            rows = list(rows.values_list("pk", "followers", "score")[:chunk])
             if len(rows) < chunk:
                 open_pools.discard(pool_id)
             if rows:
-                last[pool_id] = (rows[-1].followers, rows[-1].pk)
+                last[pool_id] = rows[-1]
             best.extend(rows)
-        best = sorted(best, key=_rank_key)[:limit]
+        best = sorted(best, key=lambda row: (-row[2], -row[1], row[0]))[:limit]
         if len(best) == limit and all(
-            _cannot_beat(language[p] + best_geo, last[p], best[-1]) for p in open_pools
+            _cannot_beat(fixed[p], last[p], best[-1]) for p in open_pools
         ):
             break
         chunk *= 4
-    return best
+    order = {row[0]: position for position, row in enumerate(best)}
+    return sorted(ranked.filter(pk__in=list(order)), key=lambda account: order[account.pk])
 
 
-def _cannot_beat(fixed_points: int, last_read: tuple[int, str] | None, nth) -> bool:
+def _cannot_beat(fixed_points: int, last_read: tuple, nth: tuple) -> bool:
     """No unread account of a pool (followers at most ``last_read``'s) ranks above the
-    current ``nth`` best."""
-    if last_read is None:
-        return False
-    followers, _ = last_read
+    current ``nth`` best (rows are (pk, followers, score))."""
+    _, followers, _ = last_read
+    _, nth_followers, nth_score = nth
     bound = fixed_points + follower_points(followers)
-    return bound < nth.score or (bound == nth.score and followers < nth.followers)
+    return bound < nth_score or (bound == nth_score and followers < nth_followers)
 
 
 def allocation_candidates(lease_request: LeaseRequest, limit: int = 50) -> list[Candidate]:
