@@ -15,14 +15,13 @@ followers) is computed in SQL. Geo overlap tests JSON list membership: ``@>`` on
 PostgreSQL (jsonb), ``json_each`` on SQLite, so both engines run the same query shape.
 
 Scoring every ready account to keep the best 50 costs time in proportion to the pool
-(100,000 accounts: ~140 ms on PostgreSQL). Instead ``top_accounts`` reads each pool in
-followers order through the partial index ``social_account_ready_followers``, a chunk
-at a time, and stops as soon as no unread account could still make the top ``limit``:
-an unread account has at most as many followers as the last one read, so its score is
-at most the pool's language points + all geo points + the last one's follower points
-(Fagin's threshold algorithm). The result is exactly the full ordering's top ``limit``;
-when the bound never closes (e.g. nobody has followers in the countries asked) it ends
-up reading the whole pool, as a full scan would.
+(100,000 accounts: ~140 ms on PostgreSQL). Instead ``top_accounts`` splits the supply
+into classes (pool x how many of the asked countries matched): inside a class the score
+only grows with followers, so the database walks the partial index
+``social_account_ready_followers`` (pool, followers desc, id; ready only) and stops at
+``limit`` rows, or at the followers below which nothing can reach the current top
+``limit``. The result is exactly the full ordering's top ``limit``; a class with no
+member at all is the slow case (the walk reads the pool), as a full scan would.
 """
 
 from dataclasses import dataclass
@@ -33,7 +32,6 @@ from django.db.models import (
     F,
     Func,
     IntegerField,
-    Q,
     QuerySet,
     Value,
     When,
@@ -197,59 +195,49 @@ def follower_points(followers: int) -> int:
     return min(followers // FOLLOWERS_PER_POINT, FOLLOWER_POINTS)
 
 
+def _geo_points(matched: int, asked: int) -> int:
+    """As the SQL computes it: integer division of matched * GEO_POINTS by asked."""
+    return matched * GEO_POINTS // asked if asked else GEO_POINTS
+
+
 def top_accounts(
-    lease_request: LeaseRequest,
-    pools: dict[int, Pool],
-    limit: int,
-    *,
-    exclude=(),
-    first_chunk: int | None = None,
+    lease_request: LeaseRequest, pools: dict[int, Pool], limit: int, *, exclude=()
 ) -> list[SocialAccount]:
     """The best ``limit`` ready accounts of ``pools`` (annotated like ``ranked_accounts``),
-    in rank order, read a chunk at a time per pool in followers order (see the module
-    docstring). ``exclude``: account ids to pass over."""
+    in rank order. ``exclude``: account ids to pass over.
+
+    Within one pool and one number of matched countries, the score only grows with
+    followers, so rank order there is the index order (followers desc, id). Each such
+    class is read best first, highest possible score first, ``limit`` rows at most; once
+    ``limit`` candidates are in hand, a class is read only down to the followers that
+    could still tie the last of them, and classes that cannot reach it are skipped.
+    """
     if limit < 1 or not pools:
         return []
     ranked = ranked_accounts(lease_request, pools)
     if exclude:
         ranked = ranked.exclude(pk__in=list(exclude))
-    fixed = {
-        pk: language_points(pool.language, lease_request.language)[0] + GEO_POINTS
-        for pk, pool in pools.items()
-    }
-    last: dict[int, tuple] = {}  # pool id -> (pk, followers, score) of the last row read
-    open_pools = set(pools)
-    chunk = first_chunk or max(4 * limit, 200)
+    asked = len(_request_geos(lease_request))
+    classes = []  # (best possible score, pool id, fixed points, geo points)
+    for pool_id, pool in pools.items():
+        language = language_points(pool.language, lease_request.language)[0]
+        for matched in sorted({*range(asked + 1)} if asked else {0}, reverse=True):
+            geo = _geo_points(matched, asked)
+            classes.append((language + geo + FOLLOWER_POINTS, pool_id, language + geo, geo))
+    classes.sort(key=lambda c: (-c[0], c[1], -c[3]))
     best: list[tuple] = []  # (pk, followers, score), best first
-    while open_pools:
-        for pool_id in sorted(open_pools):
-            rows = ranked.filter(pool_id=pool_id).order_by("-followers", "pk")
-            if pool_id in last:
-                pk, followers, _ = last[pool_id]
-                rows = rows.filter(Q(followers__lt=followers) | Q(followers=followers, pk__gt=pk))
-            rows = list(rows.values_list("pk", "followers", "score")[:chunk])
-            if len(rows) < chunk:
-                open_pools.discard(pool_id)
-            if rows:
-                last[pool_id] = rows[-1]
-            best.extend(rows)
-        best = sorted(best, key=lambda row: (-row[2], -row[1], row[0]))[:limit]
-        if len(best) == limit and all(
-            _cannot_beat(fixed[p], last[p], best[-1]) for p in open_pools
-        ):
-            break
-        chunk *= 4
+    for best_possible, pool_id, fixed, geo in classes:
+        rows = ranked.filter(pool_id=pool_id, geo_points=geo)
+        if len(best) == limit:
+            _, _, nth_score = best[-1]
+            if best_possible < nth_score:
+                break  # classes are in order of best possible score: none can reach it
+            needed_points = max(nth_score - fixed, 0)
+            rows = rows.filter(followers__gte=needed_points * FOLLOWERS_PER_POINT)
+        rows = rows.order_by("-followers", "pk").values_list("pk", "followers", "score")
+        best = sorted([*best, *rows[:limit]], key=lambda r: (-r[2], -r[1], r[0]))[:limit]
     order = {row[0]: position for position, row in enumerate(best)}
     return sorted(ranked.filter(pk__in=list(order)), key=lambda account: order[account.pk])
-
-
-def _cannot_beat(fixed_points: int, last_read: tuple, nth: tuple) -> bool:
-    """No unread account of a pool (followers at most ``last_read``'s) ranks above the
-    current ``nth`` best (rows are (pk, followers, score))."""
-    _, followers, _ = last_read
-    _, nth_followers, nth_score = nth
-    bound = fixed_points + follower_points(followers)
-    return bound < nth_score or (bound == nth_score and followers < nth_followers)
 
 
 def allocation_candidates(lease_request: LeaseRequest, limit: int = 50) -> list[Candidate]:
