@@ -104,3 +104,22 @@ def test_due_time_is_always_48_business_hours_after_submission(days):
     due = sla_due_at(submitted)
     assert business_time_between(submitted, due) == datetime.timedelta(hours=48)
     assert is_business_day(due.date()) or due.time() == datetime.time(0, 0)
+
+
+@pytest.mark.django_db
+def test_the_migration_backfills_due_times_of_existing_requests():
+    import importlib
+
+    from django.apps import apps
+
+    from leasing.models import LeaseRequest
+    from tests.factories import LeaseRequestFactory
+
+    migration = importlib.import_module("leasing.migrations.0003_queue_sla_due_and_allocate")
+    old = LeaseRequestFactory(submitted_at=pt(2026, 11, 6, 15, 0))
+    LeaseRequest.objects.filter(pk=old.pk).update(sla_due_at=None)
+
+    migration.backfill_sla_due_at(apps, None)
+
+    old.refresh_from_db()
+    assert old.sla_due_at == pt(2026, 11, 10, 15, 0)
