@@ -6,6 +6,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from layers_ops.ids import prefixed_ulid
 from layers_ops.partners.models import ApiKey, Organization, Project
@@ -85,6 +86,12 @@ class SocialAccount(models.Model):
         ]
         indexes = [
             models.Index(fields=["pool", "state"], name="social_account_pool_state"),
+            # Allocation ranking reads each pool's ready accounts in followers order.
+            models.Index(
+                fields=["pool", "-followers", "id"],
+                condition=Q(state="ready"),
+                name="social_account_ready_followers",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -148,7 +155,13 @@ class LeaseRequest(models.Model):
     target = models.TextField(blank=True)
     partner_note = models.TextField(blank=True, help_text="Context the partner gave ops.")
     api_key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, blank=True)
-    submitted_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    submitted_at = models.DateTimeField(default=timezone.now, db_index=True)
+    sla_due_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="48 business-day hours (Mon-Fri, America/Los_Angeles, federal holidays "
+        "off) after submission; see leasing.sla.",
+    )
     assigned_at = models.DateTimeField(
         null=True, blank=True, help_text="When the first account was assigned."
     )
@@ -172,6 +185,9 @@ class LeaseRequest(models.Model):
 
     class Meta:
         ordering = ["submitted_at"]
+        permissions = [
+            ("allocate_leaserequest", "Can allocate accounts to and close lease requests"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["organization", "public_id"], name="lease_request_id_unique_per_org"
@@ -193,6 +209,11 @@ class LeaseRequest(models.Model):
                 fields=["submitted_at"],
                 condition=Q(status="requested"),
                 name="lease_request_open_queue",
+            ),
+            models.Index(
+                fields=["sla_due_at"],
+                condition=Q(status="requested"),
+                name="lease_request_open_sla_due",
             ),
         ]
 

@@ -1,4 +1,5 @@
-"""The staff groups: Ops works the queue, pools and partner keys; Finance the money.
+"""The staff groups: Ops works the queue, pools and partner keys; Finance the money
+(and may read the queue, never claim, allocate or close).
 
 Kept in step with the models after every ``migrate`` (see LeasingConfig.ready), so a
 deployment never runs with stale or missing groups. Neither group can do the other's job.
@@ -17,7 +18,8 @@ ROLE_PERMISSIONS = {
             "apikey": ["view", "add", "change"],
         },
         "leasing": {
-            "leaserequest": ["view", "change"],
+            # change: claim and add notes; allocate_leaserequest: allocate and close.
+            "leaserequest": ["view", "change", "allocate_leaserequest"],
             "requestnote": ["view", "add"],
             "pool": ["view", "add", "change"],
             "socialaccount": ["view", "add", "change"],
@@ -32,7 +34,8 @@ ROLE_PERMISSIONS = {
             "ledgertransaction": ["view"],
             "ledgerentry": ["view"],
         },
-        "leasing": {"lease": ["view"]},
+        # Finance reads the queue (what is owed and why) but never works it.
+        "leasing": {"leaserequest": ["view"], "requestnote": ["view"], "lease": ["view"]},
     },
 }
 

@@ -16,7 +16,7 @@ from billing.services import InsufficientFunds, LeaseCharge, lease_charges_post
 from layers_ops.api.exceptions import BillingExhausted, Conflict
 from layers_ops.partners.models import ApiKey
 
-from . import selectors
+from . import ranking, selectors
 from .models import (
     ACCOUNT_MOVES,
     NOTE_MAX_LENGTH,
@@ -30,6 +30,7 @@ from .models import (
     SocialAccount,
 )
 from .periods import period_start
+from .sla import sla_due_at
 
 SYSTEM_ACTOR = "system"
 
@@ -113,6 +114,7 @@ def lease_request_create(
             details=[{"field": None, "message": f"balanceCents={balance} < {price}"}],
         )
     niche = payload["niche"]
+    now = timezone.now()
     lease_request = LeaseRequest(
         organization_id=organization_id,
         project=project,
@@ -124,6 +126,8 @@ def lease_request_create(
         geo=niche.get("geo") or [],
         target=payload.get("target") or "",
         partner_note=payload.get("note") or "",
+        submitted_at=now,
+        sla_due_at=sla_due_at(now),
     )
     partner_id = payload.get("requestId")
     if not partner_id:
@@ -274,6 +278,133 @@ def allocation_assign(
     if fields:
         lease_request.save(update_fields=fields)
     return Allocation(lease_request=lease_request, leases=leases, charged_cents=price * len(ids))
+
+
+@transaction.atomic
+def allocation_pick_best(*, lease_request: LeaseRequest, count: int, actor) -> Allocation:
+    """Assign the ``count`` best-ranked ready accounts (``leasing.ranking``) to a request.
+
+    One transaction: the request is locked, then the top accounts are locked with
+    ``FOR UPDATE SKIP LOCKED`` so accounts another allocation holds right now are passed
+    over rather than waited for, then ``allocation_assign`` leases and charges them. If
+    fewer than ``count`` fitting accounts are free, nothing is assigned and the error
+    says how many are.
+    """
+    if count < 1:
+        raise LeasingError("Pick at least one account.")
+    lease_request = _lock_request(lease_request)
+    if lease_request.status != RequestStatus.REQUESTED:
+        raise RequestClosed(
+            f"Request {lease_request.public_id} is {lease_request.status}: it takes no more "
+            "accounts."
+        )
+    still_needed = lease_request.count - lease_request.leases.count()
+    if count > still_needed:
+        raise LeasingError(
+            f"Request {lease_request.public_id} needs {still_needed} more account(s); "
+            f"{count} were asked for."
+        )
+    picked = _lock_best_ready(lease_request, count)
+    if len(picked) < count:
+        raise AccountsUnavailable(
+            f"Only {len(picked)} ready account(s) tagged '{lease_request.vertical}' are free "
+            f"right now; {count} were asked for. Nothing was assigned.",
+            account_ids=[],
+        )
+    return allocation_assign(lease_request=lease_request, accounts=picked, actor=actor)
+
+
+def _lock_best_ready(lease_request: LeaseRequest, count: int) -> list[str]:
+    """Lock the ``count`` best-ranked ready accounts no other transaction holds.
+
+    Fast path: rank (unlocked, reading only the top of each pool), then lock the winners
+    ``FOR UPDATE SKIP LOCKED``, re-checking they are still ready. If any was passed over
+    (another allocation holds it, or took it meanwhile), rank the whole fitting supply in
+    one locking query instead (``SKIP LOCKED`` there skips every held row), so contention
+    never leaves free accounts unpicked."""
+    pools = ranking.fitting_pools(lease_request)
+    ids = [account.pk for account in ranking.top_accounts(lease_request, pools, count)]
+    if not ids:
+        return []
+    locked = set(
+        SocialAccount.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(pk__in=ids, state=AccountState.READY)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if len(locked) == len(ids):
+        return ids
+    return list(
+        ranking.ranked_accounts(lease_request, pools)
+        .select_for_update(skip_locked=True, of=("self",))
+        .values_list("pk", flat=True)[:count]
+    )
+
+
+class ClaimTaken(LeasingError):
+    """Someone else holds the claim; take it over explicitly."""
+
+    def __init__(self, message: str, *, holder):
+        super().__init__(message)
+        self.holder = holder
+
+
+@dataclass(frozen=True)
+class Claim:
+    lease_request: LeaseRequest
+    previous_holder: object | None  # the user whose claim was taken over, if any
+
+
+@transaction.atomic
+def request_claim(*, lease_request: LeaseRequest, actor, take_over: bool = False) -> Claim:
+    """Mark a request as being worked by ``actor``: one person at a time.
+
+    Claiming a request someone else holds is refused unless ``take_over``; a take-over
+    says whose claim it was (and leaves an internal note, so the history shows it)."""
+    lease_request = _lock_request(lease_request)
+    if lease_request.status != RequestStatus.REQUESTED:
+        raise RequestClosed(f"Request {lease_request.public_id} is already {lease_request.status}.")
+    holder = lease_request.claimed_by
+    if holder is not None and holder.pk == actor.pk:
+        return Claim(lease_request=lease_request, previous_holder=None)
+    if holder is not None and not take_over:
+        raise ClaimTaken(
+            f"{holder.get_username()} is working request {lease_request.public_id} "
+            f"(claimed {timezone.localtime(lease_request.claimed_at):%a %d %b %H:%M %Z}). "
+            "Take it over to work it yourself.",
+            holder=holder,
+        )
+    lease_request.claimed_by = actor
+    lease_request.claimed_at = timezone.now()
+    lease_request.save(update_fields=["claimed_by", "claimed_at"])
+    if holder is not None:
+        RequestNote.objects.create(
+            lease_request=lease_request,
+            body=f"Took over the claim from {holder.get_username()}.",
+            visibility=NoteVisibility.INTERNAL,
+            author=actor,
+        )
+    return Claim(lease_request=lease_request, previous_holder=holder)
+
+
+@transaction.atomic
+def request_unclaim(*, lease_request: LeaseRequest, actor) -> LeaseRequest:
+    """Give a request back to the queue. Only the holder releases their own claim
+    (anyone else takes it over instead)."""
+    lease_request = _lock_request(lease_request)
+    holder = lease_request.claimed_by
+    if holder is None:
+        return lease_request
+    if holder.pk != actor.pk:
+        raise ClaimTaken(
+            f"Request {lease_request.public_id} is claimed by {holder.get_username()}, not "
+            "you: take it over instead.",
+            holder=holder,
+        )
+    lease_request.claimed_by = None
+    lease_request.claimed_at = None
+    lease_request.save(update_fields=["claimed_by", "claimed_at"])
+    return lease_request
 
 
 class CloseOutcome:

@@ -17,6 +17,7 @@ from leasing.models import (
     SocialAccount,
 )
 from leasing.periods import period_start
+from leasing.sla import sla_due_at
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -75,6 +76,8 @@ class LeaseRequestFactory(factory.django.DjangoModelFactory):
     vertical = "coffee"
     language = "en"
     geo = factory.LazyFunction(lambda: ["US"])
+    submitted_at = factory.LazyFunction(timezone.now)
+    sla_due_at = factory.LazyAttribute(lambda o: sla_due_at(o.submitted_at))
     closed_at = factory.LazyAttribute(
         lambda o: None if o.status == RequestStatus.REQUESTED else timezone.now()
     )

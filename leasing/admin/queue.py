@@ -1,11 +1,58 @@
-"""The ops queue: lease requests, their notes, and the leases they produced."""
+"""The ops queue: lease requests, their notes, and the leases they produced.
 
-from django.contrib import admin
+The changelist is the queue (open requests oldest first, with SLA and claim); each
+request has buttons to claim it, allocate accounts (a custom admin view, ranked by fit)
+and close it as partial or rejected (an intermediate form). Every change goes through
+one service in ``leasing.services``; these views only parse, call and report.
+"""
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.timesince import timesince
+from django.utils.html import format_html, format_html_join
+from django.utils.http import url_has_allowed_host_and_scheme
 
-from ..models import Lease, LeaseRequest, RequestNote, RequestStatus
-from ..services import request_note_add
+from billing.selectors import wallet_balance_cents
+
+from ..models import NOTE_MAX_LENGTH, Lease, LeaseRequest, RequestNote, RequestStatus
+from ..ranking import allocation_candidates, ready_supply_count
+from ..services import (
+    AccountsUnavailable,
+    LeasingError,
+    WalletShort,
+    allocation_assign,
+    allocation_pick_best,
+    request_claim,
+    request_close,
+    request_note_add,
+    request_unclaim,
+)
+
+CANDIDATES_SHOWN = 50
+
+
+def _money(cents: int) -> str:
+    return f"${cents / 100:,.2f}"
+
+
+def _short_duration(delta) -> str:
+    """2d 4h, 5h 12m, 8m: enough to compare ages at a glance."""
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m"
 
 
 class RequestNoteInline(admin.TabularInline):
@@ -21,6 +68,13 @@ class RequestNoteInline(admin.TabularInline):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    formfield_overrides = {
+        models.TextField: {"widget": forms.Textarea(attrs={"rows": 3, "cols": 80})}
+    }
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("author")
 
 
 class QueueStatusFilter(admin.SimpleListFilter):
@@ -47,30 +101,127 @@ class QueueStatusFilter(admin.SimpleListFilter):
         return queryset if value == self.ALL else queryset.filter(status=value)
 
 
+class OverdueFilter(admin.SimpleListFilter):
+    """Past the SLA due time and still open: read from the stored ``sla_due_at``."""
+
+    title = "SLA"
+    parameter_name = "sla"
+
+    def lookups(self, request, model_admin):
+        return [("overdue", "Overdue"), ("due24", "Due within 24 h"), ("ok", "Not overdue")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        open_only = queryset.filter(status=RequestStatus.REQUESTED)
+        if self.value() == "overdue":
+            return open_only.filter(sla_due_at__lt=now)
+        if self.value() == "due24":
+            return open_only.filter(
+                sla_due_at__gte=now, sla_due_at__lt=now + timezone.timedelta(hours=24)
+            )
+        if self.value() == "ok":
+            return queryset.exclude(Q(status=RequestStatus.REQUESTED) & Q(sla_due_at__lt=now))
+        return queryset
+
+
+class ClaimFilter(admin.SimpleListFilter):
+    title = "claimed by"
+    parameter_name = "claim"
+
+    def lookups(self, request, model_admin):
+        return [("mine", "Me"), ("unclaimed", "Nobody (unclaimed)"), ("others", "Someone else")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "mine":
+            return queryset.filter(claimed_by=request.user)
+        if self.value() == "unclaimed":
+            return queryset.filter(claimed_by__isnull=True)
+        if self.value() == "others":
+            return queryset.filter(claimed_by__isnull=False).exclude(claimed_by=request.user)
+        return queryset
+
+
+class LanguageFilter(admin.AllValuesFieldListFilter):
+    title = "language"
+
+
+class VerticalFilter(admin.AllValuesFieldListFilter):
+    title = "vertical"
+
+
+class PickBestForm(forms.Form):
+    count = forms.IntegerField(min_value=1, max_value=50, label="How many")
+
+
+class ChooseAccountsForm(forms.Form):
+    accounts = forms.MultipleChoiceField(
+        choices=[], error_messages={"required": "Tick at least one account."}
+    )
+
+    def __init__(self, *args, choices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["accounts"].choices = [(pk, pk) for pk in choices]
+
+
+class CloseForm(forms.Form):
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5, "cols": 80}),
+        max_length=NOTE_MAX_LENGTH,
+        help_text="Why it closes this way. Required.",
+    )
+    partner_visible = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Partner-visible",
+        help_text="Show this note to the partner as the request's note (else ops only).",
+    )
+
+
+CLOSE_OUTCOMES = {
+    "partial": (RequestStatus.PARTIAL, "Close as partial"),
+    "reject": (RequestStatus.REJECTED, "Reject"),
+}
+
+
 @admin.register(LeaseRequest)
 class LeaseRequestAdmin(admin.ModelAdmin):
     list_display = [
-        "public_id",
-        "organization",
-        "project_name",
-        "count",
-        "vertical",
-        "language",
-        "geo_list",
-        "status",
-        "submitted_at",
+        "request_id",
+        "partner",
+        "niche",
+        "assigned",
         "age",
+        "sla_due",
+        "claimed",
     ]
-    list_select_related = ["organization", "project"]
-    list_filter = [QueueStatusFilter, "vertical", "organization"]
-    search_fields = ["public_id", "organization__name", "project__id", "vertical", "target"]
-    ordering = ["submitted_at"]
+    list_display_links = ["request_id"]
+    list_select_related = ["organization", "project", "claimed_by"]
+    list_filter = [
+        QueueStatusFilter,
+        OverdueFilter,
+        ClaimFilter,
+        ("vertical", VerticalFilter),
+        ("language", LanguageFilter),
+    ]
+    search_fields = [
+        "public_id",
+        "organization__name",
+        "project__name",
+        "project__id",
+        "leases__social_account__handle",
+    ]
+    search_help_text = "Request id, partner, project, or the handle of an assigned account."
+    ordering = ["submitted_at", "pk"]
+    list_per_page = 50
+    show_full_result_count = False
+    actions = ["claim_selected", "take_over_selected", "unclaim_selected"]
     inlines = [RequestNoteInline]
     readonly_fields = [
         "public_id",
         "organization",
         "project",
         "api_key",
+        "status",
         "count",
         "vertical",
         "audience",
@@ -78,12 +229,40 @@ class LeaseRequestAdmin(admin.ModelAdmin):
         "geo",
         "target",
         "partner_note",
-        "status",
         "submitted_at",
+        "sla_due_at",
         "assigned_at",
+        "claimed_by",
+        "claimed_at",
         "closed_at",
+        "closed_by",
+        "assigned_accounts",
     ]
-    fields = readonly_fields
+    fieldsets = [
+        (
+            "Request",
+            {"fields": ["public_id", "organization", "project", "api_key", "status", "count"]},
+        ),
+        ("Niche", {"fields": ["vertical", "language", "geo", "audience", "target"]}),
+        ("From the partner", {"fields": ["partner_note"]}),
+        (
+            "Progress",
+            {
+                "fields": [
+                    "submitted_at",
+                    "sla_due_at",
+                    "claimed_by",
+                    "claimed_at",
+                    "assigned_at",
+                    "assigned_accounts",
+                    "closed_at",
+                    "closed_by",
+                ]
+            },
+        ),
+    ]
+
+    # Permissions ------------------------------------------------------------------------
 
     def has_add_permission(self, request):
         return False  # requests come from partners through the API
@@ -91,19 +270,164 @@ class LeaseRequestAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="project", ordering="project__name")
-    def project_name(self, obj):
-        return obj.project.name
+    def has_allocate_permission(self, request, obj=None):
+        return request.user.has_perm(f"{self.opts.app_label}.allocate_leaserequest")
 
-    @admin.display(description="geo")
-    def geo_list(self, obj):
-        return " ".join(obj.geo) or "—"
+    # The list ---------------------------------------------------------------------------
 
-    @admin.display(description="age")
+    def get_queryset(self, request):
+        assigned = (
+            Lease.objects.filter(lease_request=OuterRef("pk"))
+            .order_by()
+            .values("lease_request")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                assigned_count=Coalesce(Subquery(assigned, output_field=IntegerField()), Value(0))
+            )
+        )
+
+    @admin.display(description="request", ordering="public_id")
+    def request_id(self, obj):
+        return obj.public_id
+
+    @admin.display(description="partner · project", ordering="organization__name")
+    def partner(self, obj):
+        return format_html(
+            '{}<br><span class="quiet">{}</span>', obj.organization.name, obj.project.name
+        )
+
+    @admin.display(description="niche")
+    def niche(self, obj):
+        geo = " ".join(obj.geo) or "any geo"
+        return format_html(
+            "<strong>{}</strong> · {} · {}", obj.vertical, obj.language or "any language", geo
+        )
+
+    @admin.display(description="assigned of count", ordering="assigned_count")
+    def assigned(self, obj):
+        count = getattr(obj, "assigned_count", None)
+        if count is None:
+            count = obj.leases.count()
+        if obj.status == RequestStatus.REQUESTED:
+            return f"{count} of {obj.count}"
+        return format_html(
+            '{} of {} <span class="status status-{}">{}</span>',
+            count,
+            obj.count,
+            obj.status,
+            obj.get_status_display().lower(),
+        )
+
+    @admin.display(description="age", ordering="submitted_at")
     def age(self, obj):
-        if obj.status != RequestStatus.REQUESTED:
+        end = obj.closed_at if obj.status != RequestStatus.REQUESTED and obj.closed_at else None
+        return _short_duration((end or timezone.now()) - obj.submitted_at)
+
+    @admin.display(description="SLA due (PT)", ordering="sla_due_at")
+    def sla_due(self, obj):
+        if obj.sla_due_at is None:
             return "—"
-        return timesince(obj.submitted_at, timezone.now())
+        due = timezone.localtime(obj.sla_due_at)
+        label = f"{due:%a %d %b %H:%M}"
+        if obj.status != RequestStatus.REQUESTED:
+            return label
+        now = timezone.now()
+        if obj.sla_due_at < now:
+            return format_html(
+                '{} <span class="sla-overdue">overdue {}</span>',
+                label,
+                _short_duration(now - obj.sla_due_at),
+            )
+        if obj.sla_due_at - now < timezone.timedelta(hours=8):
+            return format_html('{} <span class="sla-soon">due soon</span>', label)
+        return label
+
+    @admin.display(description="claimed by", ordering="claimed_by__username")
+    def claimed(self, obj):
+        if obj.claimed_by is None:
+            return format_html('<span class="unclaimed">{}</span>', "unclaimed")
+        return obj.claimed_by.get_username()
+
+    @admin.display(description="assigned accounts")
+    def assigned_accounts(self, obj):
+        leases = obj.leases.select_related("social_account").order_by("pk")
+        if not leases:
+            return "—"
+        return format_html_join(
+            ", ",
+            '<a href="{}">@{}</a> ({})',
+            (
+                (
+                    reverse("admin:leasing_socialaccount_change", args=[lease.social_account_id]),
+                    lease.social_account.handle,
+                    lease.social_account_id,
+                )
+                for lease in leases
+            ),
+        )
+
+    # Actions on the list ----------------------------------------------------------------
+
+    def _claim_many(self, request, queryset, *, take_over: bool):
+        claimed, refused, taken_from = [], [], []
+        for lease_request in queryset.select_related("claimed_by"):
+            try:
+                claim = request_claim(
+                    lease_request=lease_request, actor=request.user, take_over=take_over
+                )
+            except LeasingError as exc:
+                refused.append(str(exc))
+                continue
+            claimed.append(lease_request.public_id)
+            if claim.previous_holder is not None:
+                taken_from.append(
+                    f"{lease_request.public_id} from {claim.previous_holder.get_username()}"
+                )
+            self.log_change(request, lease_request, "Claimed" if not take_over else "Took over")
+        if claimed:
+            message = f"You now work {len(claimed)} request(s): {', '.join(claimed)}."
+            if taken_from:
+                message += f" Taken over: {'; '.join(taken_from)}."
+            self.message_user(request, message, messages.SUCCESS)
+        for reason in refused:
+            self.message_user(request, reason, messages.WARNING)
+
+    @admin.action(description="Claim selected requests", permissions=["change"])
+    def claim_selected(self, request, queryset):
+        self._claim_many(request, queryset, take_over=False)
+
+    @admin.action(
+        description="Take over selected requests (from whoever holds them)",
+        permissions=["change"],
+    )
+    def take_over_selected(self, request, queryset):
+        self._claim_many(request, queryset, take_over=True)
+
+    @admin.action(description="Unclaim selected requests", permissions=["change"])
+    def unclaim_selected(self, request, queryset):
+        released, refused = [], []
+        for lease_request in queryset:
+            try:
+                request_unclaim(lease_request=lease_request, actor=request.user)
+            except LeasingError as exc:
+                refused.append(str(exc))
+                continue
+            released.append(lease_request.public_id)
+            self.log_change(request, lease_request, "Unclaimed")
+        if released:
+            self.message_user(request, f"Released: {', '.join(released)}.", messages.SUCCESS)
+        for reason in refused:
+            self.message_user(request, reason, messages.WARNING)
+
+    # Notes ------------------------------------------------------------------------------
+
+    def save_model(self, request, obj, form, change):
+        pass  # every field is read-only: only the notes inline saves anything
 
     def save_formset(self, request, form, formset, change):
         # Notes go through the service (author and time recorded, never edited).
@@ -118,6 +442,244 @@ class LeaseRequestAdmin(admin.ModelAdmin):
             if note_form.has_changed() and not note_form.instance.pk
         ]
         formset.changed_objects, formset.deleted_objects = [], []
+
+    # The change page --------------------------------------------------------------------
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        extra = {}
+        if obj is not None:
+            extra = self._work_context(request, obj)
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
+
+    def _work_context(self, request, obj) -> dict:
+        is_open = obj.status == RequestStatus.REQUESTED
+        assigned = obj.leases.count()
+        now = timezone.now()
+        return {
+            "lease_request": obj,
+            "is_open": is_open,
+            "assigned_count": assigned,
+            "still_needed": obj.count - assigned,
+            "overdue": is_open and obj.sla_due_at is not None and obj.sla_due_at < now,
+            "claimed_by_me": obj.claimed_by_id == request.user.pk,
+            "can_claim": is_open and self.has_change_permission(request, obj),
+            "can_allocate": is_open and self.has_allocate_permission(request, obj),
+        }
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<path:object_id>/allocate/",
+                view(self.allocate_view),
+                name="{}_{}_allocate".format(*info),
+            ),
+            path(
+                "<path:object_id>/close/<str:outcome>/",
+                view(self.close_view),
+                name="{}_{}_close".format(*info),
+            ),
+            path(
+                "<path:object_id>/claim/",
+                view(self.claim_view),
+                name="{}_{}_claim".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def _request_or_404(self, request, object_id) -> LeaseRequest:
+        obj = self.get_object(request, object_id)
+        if obj is None:
+            raise Http404(f"No lease request {object_id!r}.")
+        return obj
+
+    def _change_url(self, obj) -> str:
+        return reverse("admin:leasing_leaserequest_change", args=[obj.pk])
+
+    def _back(self, request, obj) -> HttpResponseRedirect:
+        target = request.POST.get("next") or ""
+        if not url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            target = self._change_url(obj)
+        return HttpResponseRedirect(target)
+
+    def claim_view(self, request, object_id):
+        """POST: claim, take over or release a request (buttons on its page)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        obj = self._request_or_404(request, object_id)
+        if not self.has_change_permission(request, obj):
+            raise PermissionDenied
+        what = request.POST.get("do", "claim")
+        try:
+            if what == "unclaim":
+                request_unclaim(lease_request=obj, actor=request.user)
+                self.log_change(request, obj, "Unclaimed")
+                self.message_user(request, f"Released {obj.public_id} back to the queue.")
+            else:
+                claim = request_claim(
+                    lease_request=obj, actor=request.user, take_over=what == "take_over"
+                )
+                self.log_change(request, obj, "Claimed" if what == "claim" else "Took over")
+                message = f"You are working {obj.public_id}."
+                if claim.previous_holder is not None:
+                    message += (
+                        f" Taken over from {claim.previous_holder.get_username()} "
+                        "(an internal note records it)."
+                    )
+                self.message_user(request, message, messages.SUCCESS)
+        except LeasingError as exc:
+            self.message_user(request, str(exc), messages.WARNING)
+        return self._back(request, obj)
+
+    def allocate_view(self, request, object_id):
+        """Rank ready accounts for the request and assign the best N or a manual choice:
+        one service call (lease + charge in one transaction), a message saying what was
+        assigned and charged."""
+        obj = self._request_or_404(request, object_id)
+        if not self.has_allocate_permission(request, obj):
+            raise PermissionDenied
+        pick_form = PickBestForm(prefix="best")
+        choose_form = ChooseAccountsForm(prefix="choose")
+        error = None
+        if request.method == "POST":
+            candidates_ids = request.POST.getlist("choose-accounts")
+            if "pick_best" in request.POST:
+                pick_form = PickBestForm(request.POST, prefix="best")
+                call = (
+                    (
+                        allocation_pick_best,
+                        {"count": pick_form.cleaned_data["count"]},
+                    )
+                    if pick_form.is_valid()
+                    else None
+                )
+            else:
+                choose_form = ChooseAccountsForm(
+                    request.POST, prefix="choose", choices=candidates_ids
+                )
+                call = (
+                    (allocation_assign, {"accounts": choose_form.cleaned_data["accounts"]})
+                    if choose_form.is_valid()
+                    else None
+                )
+            if call is not None:
+                service, arguments = call
+                try:
+                    allocation = service(lease_request=obj, actor=request.user, **arguments)
+                except (AccountsUnavailable, WalletShort, LeasingError) as exc:
+                    error = str(exc)
+                else:
+                    return self._allocated(request, obj, allocation)
+        return TemplateResponse(
+            request,
+            "admin/leasing/leaserequest/allocate.html",
+            self._allocate_context(request, obj, pick_form, choose_form, error),
+        )
+
+    def _allocated(self, request, obj, allocation):
+        handles = ", ".join(
+            f"@{lease.social_account.handle}"
+            for lease in Lease.objects.filter(pk__in=[lease.pk for lease in allocation.leases])
+            .select_related("social_account")
+            .order_by("social_account__handle")
+        )
+        balance = wallet_balance_cents(organization_id=obj.organization_id)
+        lease_request = allocation.lease_request
+        summary = (
+            f"Assigned {len(allocation.leases)} account(s) to {lease_request.public_id} "
+            f"({handles}); charged {_money(allocation.charged_cents)} to "
+            f"{obj.organization.name}, balance now {_money(balance)}."
+        )
+        if lease_request.status == RequestStatus.ASSIGNED:
+            summary += " The request is complete (assigned)."
+        else:
+            still = lease_request.count - lease_request.leases.count()
+            summary += f" {still} still needed."
+        self.log_change(request, obj, summary)
+        self.message_user(request, summary, messages.SUCCESS)
+        return HttpResponseRedirect(self._change_url(obj))
+
+    def _allocate_context(self, request, obj, pick_form, choose_form, error) -> dict:
+        assigned = obj.leases.count()
+        still_needed = obj.count - assigned
+        price = settings.LEASE_PRICE_CENTS
+        balance = wallet_balance_cents(organization_id=obj.organization_id)
+        covers = balance // price
+        is_open = obj.status == RequestStatus.REQUESTED
+        candidates = allocation_candidates(obj, limit=CANDIDATES_SHOWN) if is_open else []
+        supply = ready_supply_count(obj) if is_open else 0
+        suggested = max(min(still_needed, covers, supply), 1) if still_needed > 0 else 1
+        if not pick_form.is_bound:
+            pick_form = PickBestForm(prefix="best", initial={"count": suggested})
+        chosen = set(request.POST.getlist("choose-accounts")) if request.method == "POST" else set()
+        return {
+            **self.admin_site.each_context(request),
+            "title": f"Allocate accounts to {obj.public_id}",
+            "subtitle": None,
+            "opts": self.opts,
+            "original": obj,
+            "lease_request": obj,
+            "is_open": is_open,
+            "assigned_count": assigned,
+            "still_needed": still_needed,
+            "balance": _money(balance),
+            "covers": covers,
+            "price": _money(price),
+            "candidates": candidates,
+            "chosen": chosen,
+            "supply": supply,
+            "pick_form": pick_form,
+            "choose_form": choose_form,
+            "error": error,
+            "now": timezone.now(),
+            "media": self.media,
+        }
+
+    def close_view(self, request, object_id, outcome):
+        """Close as partial (some assigned) or reject (none): a required note, shown to
+        the partner or kept internal."""
+        if outcome not in CLOSE_OUTCOMES:
+            raise Http404(f"No such way to close a request: {outcome!r}.")
+        obj = self._request_or_404(request, object_id)
+        if not self.has_allocate_permission(request, obj):
+            raise PermissionDenied
+        status, title = CLOSE_OUTCOMES[outcome]
+        form = CloseForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                request_close(
+                    lease_request=obj,
+                    outcome=status,
+                    note=form.cleaned_data["note"],
+                    partner_visible=form.cleaned_data["partner_visible"],
+                    actor=request.user,
+                )
+            except LeasingError as exc:
+                form.add_error(None, str(exc))
+            else:
+                shown = "partner-visible" if form.cleaned_data["partner_visible"] else "internal"
+                message = f"Closed {obj.public_id} as {status} with a {shown} note."
+                self.log_change(request, obj, message)
+                self.message_user(request, message, messages.SUCCESS)
+                return HttpResponseRedirect(self._change_url(obj))
+        assigned = obj.leases.count()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{title}: {obj.public_id}",
+            "opts": self.opts,
+            "original": obj,
+            "lease_request": obj,
+            "outcome": status,
+            "outcome_label": title,
+            "assigned_count": assigned,
+            "form": form,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/leasing/leaserequest/close.html", context)
 
 
 @admin.register(Lease)

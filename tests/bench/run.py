@@ -505,6 +505,20 @@ def bench(config: Config, wrk: str, server: Server, partner: Partner) -> None:
     report(config, real, baseline)
 
 
+def ops_section(config: Config) -> None:
+    """The ops console's numbers (``tests/bench/ops.py``): ranking and allocating 50
+    accounts from 100,000 and from 100, and the queue page with 10 and 10,000 requests."""
+    env = {**server_env(config), "DEBUG": "false"}
+    manage(env, "migrate", "--noinput", "-v0")
+    result = subprocess.run([sys.executable, "-m", "tests.bench.ops"], cwd=ROOT, env=env)
+    if result.returncode != 0:
+        raise BenchError("the ops console section failed")
+
+
+def only_ops_section() -> bool:
+    return "ops" in sys.argv[1:] or os.environ.get("BENCH_SECTION") == "ops"
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -522,6 +536,10 @@ def main() -> int:
     keep_log = False
     try:
         config = Config.from_env()
+        if only_ops_section():
+            ensure_database(config.database_url)
+            ops_section(config)
+            return 0
         wrk = ensure_wrk()
         ensure_database(config.database_url)
         env = server_env(config)
@@ -538,6 +556,7 @@ def main() -> int:
         errors = server.logged_errors()
         if errors:
             raise BenchError("the server logged errors:\n" + "\n".join(errors[:20]))
+        ops_section(config)
     except BenchError as exc:
         print(f"\nFAILED: {exc}", file=sys.stderr)
         if server is not None:

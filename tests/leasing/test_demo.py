@@ -6,10 +6,11 @@ import shlex
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
+from django.utils import timezone
 
 from billing.selectors import wallet_balance_cents
 from layers_ops.partners.models import Project
-from leasing.models import LeaseRequest, SocialAccount
+from leasing.models import Lease, LeaseRequest, SocialAccount
 from tests.conftest import bearer_client
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +44,7 @@ def test_printed_curl_queues_a_request():
     )
 
     assert response.status_code == 202
-    assert LeaseRequest.objects.count() == 1
+    assert LeaseRequest.objects.filter(public_id=response.json()["requestId"]).exists()
 
 
 def test_demo_partner_is_funded_and_pools_are_stocked():
@@ -51,8 +52,21 @@ def test_demo_partner_is_funded_and_pools_are_stocked():
     _, _, body = printed_post(load_demo())
 
     org_id = Project.objects.get(pk=body["projectId"]).organization_id
-    assert wallet_balance_cents(organization_id=org_id) == 300_000  # funded once, not per run
-    assert SocialAccount.objects.filter(state="ready").count() == 24
+    # Funded once, not per run; one demo account was assigned (and charged) once.
+    assert wallet_balance_cents(organization_id=org_id) == 300_000 - 15_000
+    assert SocialAccount.objects.filter(state="ready").count() == 36 - 3
+
+
+def test_the_queue_is_alive_on_first_login_and_reruns_add_nothing():
+    load_demo()
+    load_demo()
+
+    statuses = sorted(LeaseRequest.objects.values_list("status", flat=True))
+    assert statuses.count("requested") == 5
+    assert {"assigned", "rejected"} <= set(statuses)
+    assert LeaseRequest.objects.filter(status="requested", sla_due_at__lt=timezone.now()).exists()
+    assert Lease.objects.count() == 3  # one on the partial request, two on the assigned one
+    assert LeaseRequest.objects.filter(claimed_by__isnull=False).count() == 2
 
 
 def test_rerun_issues_a_new_key_and_revokes_the_old_one():

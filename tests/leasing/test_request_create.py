@@ -6,6 +6,7 @@ from django.test.utils import CaptureQueriesContext
 
 from layers_ops.partners.models import Scope
 from leasing.models import LeaseRequest, RequestStatus
+from leasing.sla import sla_due_at
 from tests.conftest import lease_body, make_partner, post_raw, request_url
 
 pytestmark = pytest.mark.django_db
@@ -255,3 +256,12 @@ def test_malformed_or_unregistered_language_tags_are_refused(partner, tag):
 
     assert response.status_code == 422
     assert "BCP-47" in fields_of(response)["niche.language"]
+
+
+def test_a_queued_request_carries_its_sla_due_time(partner):
+    response = partner.client.post(
+        request_url(partner.project.pk), lease_body(partner.project.pk), format="json"
+    )
+
+    lease_request = LeaseRequest.objects.get(public_id=response.json()["requestId"])
+    assert lease_request.sla_due_at == sla_due_at(lease_request.submitted_at)

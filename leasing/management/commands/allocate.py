@@ -1,0 +1,39 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from leasing.services import LeasingError, allocation_assign, allocation_pick_best
+
+from ._requests import actor_find, add_request_arguments, request_find, request_json
+
+
+class Command(BaseCommand):
+    help = (
+        "Assign ready accounts to an open lease request, lease them and charge the first "
+        "month (one transaction): the best-ranked N with --count, or the given --accounts. "
+        "Prints {requestId, status, assignedSocialAccountIds}; exits 1 with the reason if "
+        "refused (nothing changes then)."
+    )
+
+    def add_arguments(self, parser):
+        add_request_arguments(parser)
+        choice = parser.add_mutually_exclusive_group(required=True)
+        choice.add_argument("--count", type=int, help="Assign the N best-fitting accounts.")
+        choice.add_argument(
+            "--accounts", nargs="+", metavar="SA_ID", help="Assign exactly these accounts."
+        )
+        parser.add_argument("--actor", help="Username recorded as the allocating staff.")
+
+    def handle(self, *args, **options):
+        lease_request = request_find(options["request_id"], options["org"])
+        actor = actor_find(options["actor"])
+        try:
+            if options["accounts"]:
+                allocation = allocation_assign(
+                    lease_request=lease_request, accounts=options["accounts"], actor=actor
+                )
+            else:
+                allocation = allocation_pick_best(
+                    lease_request=lease_request, count=options["count"], actor=actor
+                )
+        except LeasingError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(request_json(allocation.lease_request))
