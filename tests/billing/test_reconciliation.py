@@ -135,7 +135,7 @@ def test_an_active_lease_missing_a_paid_periods_charge_is_found(partner):
 
 
 def test_a_lease_never_charged_is_found_but_past_due_and_ended_leases_are_not(partner):
-    request = LeaseRequestFactory(project=partner.project)
+    request = LeaseRequestFactory(project=partner.project, count=10)
     never = LeaseFactory(lease_request=request)
     LeaseFactory(
         lease_request=request,
