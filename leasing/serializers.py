@@ -6,7 +6,13 @@ import langcodes
 import pycountry
 from rest_framework import serializers
 
-from layers_ops.api.fields import StrictCharField, StrictIntegerField, StrictSerializer, Timestamp
+from layers_ops.api.fields import (
+    BoundedListField,
+    StrictCharField,
+    StrictIntegerField,
+    StrictSerializer,
+    Timestamp,
+)
 
 from .models import MAX_COUNT, NOTE_MAX_LENGTH, BillingStatus, LeaseStatus, RequestStatus
 
@@ -65,7 +71,7 @@ class NicheIn(StrictSerializer):
     language = LanguageTagField(
         required=False, allow_null=True, max_length=35, help_text="BCP-47 tag, e.g. en or pt-BR."
     )
-    geo = serializers.ListField(
+    geo = BoundedListField(
         child=CountryCodeField(),
         required=False,
         allow_null=True,

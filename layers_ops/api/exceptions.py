@@ -84,6 +84,12 @@ class Conflict(ApiError):
     message = "Conflict."
 
 
+class LengthRequired(ApiError):
+    status_code = 411
+    code = "LENGTH_REQUIRED"
+    message = "Send the body with a Content-Length header (chunked bodies are not read)."
+
+
 class PayloadTooLarge(ApiError):
     status_code = 413
     code = "PAYLOAD_TOO_LARGE"
@@ -102,13 +108,28 @@ class RateLimited(ApiError):
     message = "Rate limit exhausted for this endpoint class. Retry after the given seconds."
 
 
+# An error lists at most this many problems, then one more detail saying how many it left
+# out: the answer to a body with thousands of mistakes stays small.
+MAX_DETAILS = 50
+
+
+def capped(details: list[dict]) -> list[dict]:
+    if len(details) <= MAX_DETAILS:
+        return details
+    more = len(details) - MAX_DETAILS
+    return [
+        *details[:MAX_DETAILS],
+        {"field": None, "message": f"... and {more} more problems not listed."},
+    ]
+
+
 def error_body(request_id: str | None, code: str, message: str, details=None) -> dict:
     return {
         "error": {
             "code": code,
             "message": message,
             "requestId": request_id,
-            "details": details or [],
+            "details": capped(details or []),
         }
     }
 

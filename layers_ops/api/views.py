@@ -20,6 +20,11 @@ class PartnerAPIView(APIView):
         if request.auth is not None:
             super().check_throttles(request)
         super().check_permissions(request)
+        # The throttle may have read a body (or Idempotency-Key) it could not accept; DRF
+        # would hand the view an empty body on a second read, so the refusal is raised here.
+        refused = getattr(request, "refused_input", None)
+        if refused is not None:
+            raise refused
 
     def check_throttles(self, request):
         """Already done in check_permissions, before the scope is checked."""
