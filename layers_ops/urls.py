@@ -26,6 +26,7 @@ admin.site.site_url = "/docs/"  # "View site" opens the partner API reference
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    path("v1", api_views.not_found),  # not a redirect to /v1/: an API answers JSON
     path("v1/", include(v1)),
     path(
         "docs/",

@@ -1,11 +1,13 @@
 from django.http import HttpResponse
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .exceptions import ApiError, BadRequest, NotFound, error_response
+from .middleware import is_api
 from .schema import error_responses
 
 
@@ -64,25 +66,22 @@ class WhoAmIView(PartnerAPIView):
         )
 
 
-def _is_api(request) -> bool:
-    return request.path.startswith("/v1/")
-
-
+@csrf_exempt  # partners hold no CSRF cookie: a POST to an unknown path is a 404 as well
 def not_found(request, exception=None) -> HttpResponse:
-    """Any /v1 path no endpoint answers; elsewhere Django's own page."""
-    if _is_api(request):
+    """Any /v1 path no endpoint answers, whatever the method; elsewhere Django's own page."""
+    if is_api(request):
         return error_response(request, NotFound("No such endpoint."))
     return defaults.page_not_found(request, exception)
 
 
 def bad_request(request, exception=None) -> HttpResponse:
     """Django refused the request before any view (e.g. a Host not in ALLOWED_HOSTS)."""
-    if _is_api(request):
+    if is_api(request):
         return error_response(request, BadRequest())
     return defaults.bad_request(request, exception)
 
 
 def server_error(request) -> HttpResponse:
-    if _is_api(request):
+    if is_api(request):
         return error_response(request, ApiError())
     return defaults.server_error(request)
