@@ -3,6 +3,9 @@
 import datetime
 
 from rest_framework import serializers
+from rest_framework.settings import api_settings
+
+from .exceptions import MAX_DETAILS, ValidationFailed, flatten_details, more_problems
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -61,11 +64,17 @@ class StrictSerializer(serializers.Serializer):
         if isinstance(data, dict):
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
-                errors = {name: ["Unknown field."] for name in unknown}
+                # Only the names the answer will show are turned into errors; the rest
+                # are counted, so thousands of unknown fields cost no more than fifty.
+                errors = {name: ["Unknown field."] for name in unknown[:MAX_DETAILS]}
                 try:
                     super().to_internal_value(data)
                 except serializers.ValidationError as exc:
                     errors = {**exc.detail, **errors}
+                if len(unknown) > MAX_DETAILS:
+                    errors.setdefault(api_settings.NON_FIELD_ERRORS_KEY, []).append(
+                        more_problems(len(unknown) - MAX_DETAILS)
+                    )
                 raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
 
@@ -74,5 +83,5 @@ def validated(serializer_class, data, **context) -> dict:
     """Run an input serializer; a failure is 422 VALIDATION listing every field."""
     serializer = serializer_class(data=data, context=context)
     if not serializer.is_valid():
-        raise serializers.ValidationError(serializer.errors)
+        raise ValidationFailed(details=flatten_details(serializer.errors))
     return serializer.validated_data

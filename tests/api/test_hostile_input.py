@@ -63,6 +63,19 @@ def test_details_list_the_first_problems_and_say_how_many_more(partner):
     assert details[-1] == {"field": None, "message": "... and 70 more problems not listed."}
 
 
+def test_the_count_of_problems_left_out_is_exact(partner):
+    body = {**lease_body(partner.project.pk, count="5"), **{f"x{i:04}": 1 for i in range(4_000)}}
+    body["niche"] = {**body["niche"], **{f"n{i:03}": 1 for i in range(60)}}
+
+    response = post_raw(partner, json.dumps(body))
+
+    details = assert_envelope(response, 422, "VALIDATION")["details"]
+    assert len(details) == MAX_DETAILS + 1
+    assert details[0]["field"] == "count"
+    # 1 + 4,000 + 60 problems, 50 shown.
+    assert details[-1]["message"] == "... and 4011 more problems not listed."
+
+
 # Lone surrogates and deep nesting --------------------------------------------------------
 
 

@@ -18,6 +18,13 @@ per-target medians over the rounds. Separately ~20 sequential requests per targe
 ``X-Query-Count`` (the SQL statements a request ran). ``BENCH_SHOW_SQL=1`` also prints
 the statements of one real POST.
 
+Before the load runs (and without wrk), a refusal section sends, one at a time, the
+worst bodies a client can send within the 2.5 MB limit: 400,000 ``niche.geo`` entries,
+150,000 and 4,900 unknown fields, JSON nested 1,000 deep, a lone surrogate, 251 geo
+entries, and prints the median time to the 422 and the size of the answer next to a
+valid POST's. Each must stay within a few milliseconds. ``BENCH_REFUSALS_ONLY=1`` runs
+only that section.
+
 How to read it: ``real/baseline`` is the fraction of bare-Django throughput the endpoint
 keeps (goal >= 0.75). The median of queries per real POST should stay <= 8; the max
 includes the API key's ``last_used_at`` UPDATE (at most once per key every 5 minutes).
@@ -29,6 +36,7 @@ left no LeaseRequest row, or the server logged an error. The server shares the m
 with wrk and PostgreSQL, so compare numbers from the same machine only.
 """
 
+import http.client
 import json
 import os
 import re
@@ -80,6 +88,7 @@ class Config:
     connections: int
     workers: int
     show_sql: bool
+    refusals_only: bool
 
     @classmethod
     def from_env(cls) -> "Config":
@@ -99,6 +108,7 @@ class Config:
             connections=number("BENCH_CONNECTIONS", 16),
             workers=number("BENCH_WORKERS", 4),
             show_sql=os.environ.get("BENCH_SHOW_SQL", "") not in ("", "0"),
+            refusals_only=os.environ.get("BENCH_REFUSALS_ONLY", "") not in ("", "0"),
         )
 
 
@@ -429,6 +439,78 @@ def load(wrk, config, server, partner, results: TargetResults, seconds, *, measu
         )
 
 
+# Refusals ------------------------------------------------------------------------------
+
+REFUSAL_REPEATS = 15
+REFUSAL_GOAL_MS = 25  # wall time on loopback, a 2.4 MB upload included
+
+
+def refusal_bodies(partner: Partner) -> dict[str, tuple[int, bytes]]:
+    """The worst bodies within the size limit, with the status each must get."""
+    body = request_body(partner)
+    nested = json.dumps({**body, "note": "N"}).replace('"N"', "[" * 1_000 + "]" * 1_000)
+    cases = {
+        "valid POST (for scale)": (202, body),
+        "niche.geo x 400,000": (422, {**body, "niche": {**BODY_NICHE, "geo": ["ZZ"] * 400_000}}),
+        "150,000 unknown fields": (422, {**body, **{f"f{i}": 1 for i in range(150_000)}}),
+        "4,900 unknown fields": (422, {**body, **{f"f{i}": 1 for i in range(4_900)}}),
+        "niche.geo x 251": (422, {**body, "niche": {**BODY_NICHE, "geo": ["ZZ"] * 251}}),
+        "note nested 1,000 deep": (422, nested),
+        "lone surrogate in geo": (422, {**body, "niche": {**BODY_NICHE, "geo": ["\ud800"]}}),
+    }
+    return {
+        name: (status, (raw if isinstance(raw, str) else json.dumps(raw)).encode())
+        for name, (status, raw) in cases.items()
+    }
+
+
+def send_raw(server: Server, partner: Partner, raw: bytes) -> tuple[int, bytes, float]:
+    parts = urlsplit(server.base_url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        started = time.perf_counter()
+        conn.request(
+            "POST",
+            f"/v1/projects/{partner.project_id}/leased-accounts/request",
+            body=raw,
+            headers={
+                "Authorization": f"Bearer {partner.api_key}",
+                "Content-Type": "application/json",
+                "Idempotency-Key": str(uuid.uuid4()),
+            },
+        )
+        response = conn.getresponse()
+        answer = response.read()
+        return response.status, answer, (time.perf_counter() - started) * 1000
+    finally:
+        conn.close()
+
+
+def refusals(server: Server, partner: Partner) -> None:
+    print(f"\nrefusing hostile bodies (median of {REFUSAL_REPEATS} sequential requests):")
+    header = f"{'body':26} {'size':>10} {'status':>6} {'answer':>8} {'median ms':>10}"
+    print(header)
+    print("-" * len(header))
+    worst = 0.0
+    for name, (expected, raw) in refusal_bodies(partner).items():
+        timings = []
+        for _ in range(REFUSAL_REPEATS):
+            status, answer, elapsed = send_raw(server, partner, raw)
+            if status != expected:
+                raise BenchError(f"{name}: expected {expected}, got {status}: {answer[:300]!r}")
+            timings.append(elapsed)
+        median = statistics.median(timings)
+        if expected != 202:
+            worst = max(worst, median)
+        print(f"{name:26} {len(raw):>10,} {status:>6} {len(answer):>8,} {median:>10.1f}")
+    print("-" * len(header))
+    print(
+        f"slowest refusal: {worst:.1f} ms  (goal <= {REFUSAL_GOAL_MS} ms)  "
+        f"{verdict(worst <= REFUSAL_GOAL_MS)}"
+    )
+    server.assert_alive()
+
+
 # Reporting -----------------------------------------------------------------------------
 
 
@@ -515,7 +597,6 @@ def main() -> int:
     keep_log = False
     try:
         config = Config.from_env()
-        wrk = ensure_wrk()
         ensure_database(config.database_url)
         env = server_env(config)
         manage(env, "migrate", "--noinput", "-v0")
@@ -527,7 +608,9 @@ def main() -> int:
             flush=True,
         )
         server.start()
-        bench(config, wrk, server, partner)
+        refusals(server, partner)
+        if not config.refusals_only:
+            bench(config, ensure_wrk(), server, partner)
         errors = server.logged_errors()
         if errors:
             raise BenchError("the server logged errors:\n" + "\n".join(errors[:20]))
