@@ -166,6 +166,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "CAMELIZE_NAMES": True,  # path parameters as the API page writes them: {projectId}
+    # Headers, plumbing answers (400, 405, 411, 413, 415) and links on every operation.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "layers_ops.api.schema.postprocess",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "LeaseRequestStatusEnum": "leasing.models.RequestStatus",
         "LeaseStatusEnum": "leasing.models.LeaseStatus",

@@ -3,20 +3,14 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularRedocView
+from drf_spectacular.views import SpectacularRedocView
 
 from layers_ops.api import views as api_views
 
 v1 = [
     path("whoami", api_views.WhoAmIView.as_view(), name="whoami"),
     path("", include("leasing.urls")),
-    path(
-        "openapi.json",
-        SpectacularJSONAPIView.as_view(
-            authentication_classes=[], permission_classes=[], throttle_classes=[]
-        ),
-        name="openapi",
-    ),
+    path("openapi.json", api_views.OpenApiDocumentView.as_view(), name="openapi"),
     re_path(r"^.*$", api_views.not_found),
 ]
 

@@ -4,6 +4,7 @@ import re
 
 import langcodes
 import pycountry
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from layers_ops.api.fields import (
@@ -16,11 +17,12 @@ from layers_ops.api.fields import (
 
 from .models import MAX_COUNT, NOTE_MAX_LENGTH, BillingStatus, LeaseStatus, RequestStatus
 
-PARTNER_REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+PARTNER_REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 
 
 class CountryCodeField(StrictCharField):
     default_error_messages = {"country": "'{value}' is not an ISO 3166-1 alpha-2 country code."}
+    schema_enum = sorted(country.alpha_2 for country in pycountry.countries)
 
     def to_internal_value(self, data):
         value = super().to_internal_value(data).upper()
@@ -50,6 +52,14 @@ _LANGTAG = re.compile(
 class LanguageTagField(StrictCharField):
     """A BCP-47 tag: well-formed (``en_US`` is not) and made of registered subtags
     (``english`` is well-formed but names no language, so no pool could ever match it)."""
+
+    # The shape of a tag for the OpenAPI document (language, script, region, variants,
+    # extensions, private use); the registry check has no pattern.
+    schema_pattern = (
+        "^(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}|[A-Za-z]{4,8})(?:-[A-Za-z]{4})?"
+        "(?:-(?:[A-Za-z]{2}|[0-9]{3}))?(?:-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*"
+        "(?:-[A-WY-Za-wy-z0-9](?:-[A-Za-z0-9]{2,8})+)*(?:-[Xx](?:-[A-Za-z0-9]{1,8})+)?$"
+    )
 
     default_error_messages = {
         "language": "'{value}' is not a well-formed BCP-47 language tag (e.g. en, pt-BR).",
@@ -92,17 +102,15 @@ class LeaseRequestIn(StrictSerializer):
         required=False,
         allow_null=True,
         max_length=64,
+        validators=[
+            RegexValidator(PARTNER_REQUEST_ID, "Use 1-64 letters, digits, underscores or hyphens.")
+        ],
         help_text="Your own id for the request (letters, digits, _ and -). Made for you if absent.",
     )
 
     def validate_projectId(self, value):
         if value != self.context["project_id"]:
             raise serializers.ValidationError("Must match the projectId in the path.")
-        return value
-
-    def validate_requestId(self, value):
-        if value is not None and not PARTNER_REQUEST_ID.match(value):
-            raise serializers.ValidationError("Use 1-64 letters, digits, underscores or hyphens.")
         return value
 
 

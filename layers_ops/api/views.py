@@ -2,12 +2,14 @@ from django.http import HttpResponse
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.views import SpectacularJSONAPIView
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .exceptions import ApiError, BadRequest, NotFound, error_response
 from .middleware import is_api
+from .renderers import JSONRenderer
 from .schema import error_responses
 
 
@@ -17,6 +19,9 @@ class PartnerAPIView(APIView):
     DRF checks permissions before throttles; here the budget is spent (and reported in
     the headers) for any valid key, so a 403 carries the X-RateLimit-* headers too.
     """
+
+    # No DRF metadata answer to OPTIONS: 405 like any method the endpoint does not serve.
+    metadata_class = None
 
     def check_permissions(self, request):
         if request.auth is not None:
@@ -85,3 +90,19 @@ def server_error(request) -> HttpResponse:
     if is_api(request):
         return error_response(request, ApiError())
     return defaults.server_error(request)
+
+
+class OpenApiDocumentView(SpectacularJSONAPIView):
+    """The OpenAPI document; its errors (405 for a POST) are the JSON envelope, not OpenAPI."""
+
+    authentication_classes = []
+    permission_classes = []
+    throttle_classes = []
+    metadata_class = None
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if response.status_code >= 400 and isinstance(response, Response):
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = JSONRenderer.media_type
+        return response
