@@ -24,6 +24,10 @@ class CountryCodeField(StrictCharField):
     default_error_messages = {"country": "'{value}' is not an ISO 3166-1 alpha-2 country code."}
     schema_enum = sorted(country.alpha_2 for country in pycountry.countries)
 
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 2)
+        super().__init__(**kwargs)
+
     def to_internal_value(self, data):
         value = super().to_internal_value(data).upper()
         if len(value) != 2 or pycountry.countries.get(alpha_2=value) is None:
@@ -91,7 +95,7 @@ class NicheIn(StrictSerializer):
 
 
 class LeaseRequestIn(StrictSerializer):
-    projectId = StrictCharField(help_text="Must equal the projectId in the path.")
+    projectId = StrictCharField(max_length=64, help_text="Must equal the projectId in the path.")
     count = StrictIntegerField(min_value=1, max_value=MAX_COUNT)
     niche = NicheIn()
     target = StrictCharField(required=False, allow_null=True, allow_blank=True, max_length=2000)

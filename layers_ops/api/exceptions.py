@@ -178,11 +178,19 @@ def flatten_details(detail, path: str = "") -> list[dict]:
     return [_detail(path, detail)]
 
 
+# A partner's text echoed in a detail (an unknown field's name) is clipped to this length.
+MAX_ECHO = 200
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_ECHO else text[: MAX_ECHO - 1] + "\u2026"
+
+
 def _detail(path: str, message) -> dict:
     code = getattr(message, "code", None)
     if isinstance(code, str) and code.startswith(_MORE):
         return {"more": int(code.removeprefix(_MORE))}
-    return {"field": path or None, "message": str(message)}
+    return {"field": _clip(path) if path else None, "message": _clip(str(message))}
 
 
 def _as_api_error(exc) -> ApiError:

@@ -31,13 +31,20 @@ class StrictIntegerField(serializers.IntegerField):
 
 
 class StrictCharField(serializers.CharField):
-    """A JSON string: numbers and booleans are refused rather than turned into text."""
+    """A JSON string: numbers and booleans are refused rather than turned into text.
+
+    The length rule comes first: DRF runs every validator (the surrogate check walks the
+    string in Python) before it reports a string as too long, and subclasses parse or
+    echo the value; a 2 MB string is refused for its length at the cost of ``len()``.
+    """
 
     default_error_messages = {"invalid": "Must be a string."}
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
         return super().to_internal_value(data)
 
 

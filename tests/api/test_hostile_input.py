@@ -76,6 +76,33 @@ def test_the_count_of_problems_left_out_is_exact(partner):
     assert details[-1]["message"] == "... and 4011 more problems not listed."
 
 
+@pytest.mark.parametrize(
+    ("field", "overrides"),
+    [
+        ("note", {"note": "n" * 2_300_000}),
+        ("projectId", {"projectId": "p" * 2_300_000}),
+        ("niche.geo[0]", {"niche": {"vertical": "coffee", "geo": ["g" * 2_300_000]}}),
+        ("niche.language", {"niche": {"vertical": "coffee", "language": "e" * 2_300_000}}),
+    ],
+)
+def test_a_huge_string_is_refused_for_its_length_and_not_echoed(partner, field, overrides):
+    response = post_raw(partner, body_with(partner, **overrides))
+
+    details = assert_envelope(response, 422, "VALIDATION")["details"]
+    assert [d["field"] for d in details] == [field]
+    assert "no more than" in details[0]["message"]
+    assert len(response.content) < 1_000
+
+
+def test_a_huge_unknown_field_name_is_clipped_in_the_answer(partner):
+    raw = body_with(partner).replace('"count"', '"' + "u" * 2_300_000 + '": 1, "count"')
+
+    details = assert_envelope(post_raw(partner, raw), 422, "VALIDATION")["details"]
+    assert details[0]["message"] == "Unknown field."
+    assert len(details[0]["field"]) == 200
+    assert details[0]["field"].endswith("\u2026")
+
+
 # Lone surrogates and deep nesting --------------------------------------------------------
 
 

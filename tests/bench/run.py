@@ -21,7 +21,7 @@ the statements of one real POST.
 Before the load runs (and without wrk), a refusal section sends, one at a time, the
 worst bodies a client can send within the 2.5 MB limit: 400,000 ``niche.geo`` entries,
 150,000 and 4,900 unknown fields, JSON nested 1,000 deep, a lone surrogate, 251 geo
-entries, and prints the median time to the 422 and the size of the answer next to a
+entries, 2.4 MB strings, and prints the median time to the 422 and the size of the answer next to a
 valid POST's. Each must stay within a few milliseconds. ``BENCH_REFUSALS_ONLY=1`` runs
 only that section.
 
@@ -456,6 +456,11 @@ def refusal_bodies(partner: Partner) -> dict[str, tuple[int, bytes]]:
         "4,900 unknown fields": (422, {**body, **{f"f{i}": 1 for i in range(4_900)}}),
         "niche.geo x 251": (422, {**body, "niche": {**BODY_NICHE, "geo": ["ZZ"] * 251}}),
         "note nested 1,000 deep": (422, nested),
+        "note of 2,400,000 chars": (422, {**body, "note": "n" * 2_400_000}),
+        "geo entry of 2,400,000 chars": (
+            422,
+            {**body, "niche": {**BODY_NICHE, "geo": ["g" * 2_400_000]}},
+        ),
         "lone surrogate in geo": (422, {**body, "niche": {**BODY_NICHE, "geo": ["\ud800"]}}),
     }
     return {
@@ -488,7 +493,7 @@ def send_raw(server: Server, partner: Partner, raw: bytes) -> tuple[int, bytes, 
 
 def refusals(server: Server, partner: Partner) -> None:
     print(f"\nrefusing hostile bodies (median of {REFUSAL_REPEATS} sequential requests):")
-    header = f"{'body':26} {'size':>10} {'status':>6} {'answer':>8} {'median ms':>10}"
+    header = f"{'body':30} {'size':>10} {'status':>6} {'answer':>8} {'median ms':>10}"
     print(header)
     print("-" * len(header))
     worst = 0.0
@@ -502,7 +507,7 @@ def refusals(server: Server, partner: Partner) -> None:
         median = statistics.median(timings)
         if expected != 202:
             worst = max(worst, median)
-        print(f"{name:26} {len(raw):>10,} {status:>6} {len(answer):>8,} {median:>10.1f}")
+        print(f"{name:30} {len(raw):>10,} {status:>6} {len(answer):>8,} {median:>10.1f}")
     print("-" * len(header))
     print(
         f"slowest refusal: {worst:.1f} ms  (goal <= {REFUSAL_GOAL_MS} ms)  "
