@@ -22,7 +22,8 @@ Before the load runs (and without wrk), a refusal section sends, one at a time, 
 worst bodies a client can send within the 2.5 MB limit: 400,000 ``niche.geo`` entries,
 150,000 and 4,900 unknown fields, JSON nested 1,000 deep, a lone surrogate, 251 geo
 entries, 2.4 MB strings. It prints, next to a valid POST's, the median server CPU time
-of each 422 (``X-Cpu-Ms``, from ``tests.bench.middleware``; goal <= 10 ms), the wall
+of each 422 (``X-Cpu-Ms``, from ``tests.bench.middleware``; goal: at most twice a valid
+POST's), the wall
 time on loopback (the upload included) and the size of the answer.
 ``BENCH_REFUSALS_ONLY=1`` runs only that section.
 
@@ -443,7 +444,9 @@ def load(wrk, config, server, partner, results: TargetResults, seconds, *, measu
 # Refusals ------------------------------------------------------------------------------
 
 REFUSAL_REPEATS = 15
-REFUSAL_GOAL_CPU_MS = 10  # server CPU per refusal; a valid POST costs about 4 ms
+# A refusal may cost the server at most this many times the CPU of a valid POST (a few
+# milliseconds), whatever the body; relative, so a busy machine does not move the goal.
+REFUSAL_GOAL_RATIO = 2.0
 
 
 def refusal_bodies(partner: Partner) -> dict[str, tuple[int, bytes]]:
@@ -500,7 +503,7 @@ def refusals(server: Server, partner: Partner) -> None:
     )
     print(header)
     print("-" * len(header))
-    worst = 0.0
+    worst, valid = 0.0, float("nan")
     for name, (expected, raw) in refusal_bodies(partner).items():
         cpu, wall = [], []
         for _ in range(REFUSAL_REPEATS):
@@ -509,16 +512,20 @@ def refusals(server: Server, partner: Partner) -> None:
                 raise BenchError(f"{name}: expected {expected}, got {status}: {answer[:300]!r}")
             cpu.append(cpu_ms)
             wall.append(wall_ms)
-        if expected != 202:
+        if expected == 202:
+            valid = statistics.median(cpu)
+        else:
             worst = max(worst, statistics.median(cpu))
         print(
             f"{name:30} {len(raw):>10,} {status:>6} {len(answer):>8,} "
             f"{statistics.median(cpu):>14.1f} {statistics.median(wall):>8.1f}"
         )
     print("-" * len(header))
+    ratio = worst / valid
+    ok = ratio <= REFUSAL_GOAL_RATIO
     print(
-        f"most server CPU for a refusal: {worst:.1f} ms  (goal <= {REFUSAL_GOAL_CPU_MS} ms)  "
-        f"{verdict(worst <= REFUSAL_GOAL_CPU_MS)}"
+        f"most server CPU for a refusal: {worst:.1f} ms, {ratio:.2f} x a valid POST's "
+        f"{valid:.1f} ms  (goal <= {REFUSAL_GOAL_RATIO:g} x)  {verdict(ok)}"
     )
     server.assert_alive()
 
