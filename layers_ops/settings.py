@@ -172,6 +172,7 @@ SPECTACULAR_SETTINGS = {
         "layers_ops.api.schema.postprocess",
     ],
     "ENUM_NAME_OVERRIDES": {
+        "CountryCodeEnum": "leasing.serializers.COUNTRY_CODES",
         "LeaseRequestStatusEnum": "leasing.models.RequestStatus",
         "LeaseStatusEnum": "leasing.models.LeaseStatus",
         "BillingStatusEnum": "leasing.models.BillingStatus",

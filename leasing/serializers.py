@@ -20,9 +20,12 @@ from .models import MAX_COUNT, NOTE_MAX_LENGTH, BillingStatus, LeaseStatus, Requ
 PARTNER_REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 
 
+COUNTRY_CODES = sorted(country.alpha_2 for country in pycountry.countries)
+
+
 class CountryCodeField(StrictCharField):
     default_error_messages = {"country": "'{value}' is not an ISO 3166-1 alpha-2 country code."}
-    schema_enum = sorted(country.alpha_2 for country in pycountry.countries)
+    schema_enum = COUNTRY_CODES
 
     def __init__(self, **kwargs):
         kwargs.setdefault("max_length", 2)
