@@ -29,13 +29,13 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-dev
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# Production-style serving: gunicorn with whitenoise for static files. Needs SECRET_KEY
-# (and DATABASE_URL for anything but the SQLite file).
+# Production-style serving: gunicorn (threaded workers, layers_ops/gunicorn.conf.py) with
+# whitenoise for static files. Needs SECRET_KEY (and DATABASE_URL for anything but the
+# SQLite file).
 serve: $(VENV)/.installed
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py migrate --noinput -v0
-	$(BIN)/gunicorn layers_ops.wsgi:application --bind $(HOST):$(PORT) --workers $(WORKERS) \
-		--access-logfile -
+	$(BIN)/gunicorn -c layers_ops/gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS)
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m tests.bench.run

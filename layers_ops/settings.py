@@ -50,6 +50,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "layers_ops.api.middleware.RequestIdMiddleware",
+    "layers_ops.api.middleware.RequestGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -143,8 +144,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["layers_ops.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["layers_ops.api.permissions.HasScope"],
     "DEFAULT_THROTTLE_CLASSES": ["layers_ops.api.ratelimit.EndpointClassThrottle"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["layers_ops.api.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["layers_ops.api.parsers.JSONParser"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "layers_ops.api.negotiation.JSONOnlyNegotiation",
     "EXCEPTION_HANDLER": "layers_ops.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -165,7 +166,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "CAMELIZE_NAMES": True,  # path parameters as the API page writes them: {projectId}
+    # Headers, plumbing answers (400, 405, 411, 413, 415) and links on every operation.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "layers_ops.api.schema.postprocess",
+    ],
     "ENUM_NAME_OVERRIDES": {
+        "CountryCodeEnum": "leasing.serializers.COUNTRY_CODES",
         "LeaseRequestStatusEnum": "leasing.models.RequestStatus",
         "LeaseStatusEnum": "leasing.models.LeaseStatus",
         "BillingStatusEnum": "leasing.models.BillingStatus",

@@ -3,20 +3,14 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularRedocView
+from drf_spectacular.views import SpectacularRedocView
 
 from layers_ops.api import views as api_views
 
 v1 = [
     path("whoami", api_views.WhoAmIView.as_view(), name="whoami"),
     path("", include("leasing.urls")),
-    path(
-        "openapi.json",
-        SpectacularJSONAPIView.as_view(
-            authentication_classes=[], permission_classes=[], throttle_classes=[]
-        ),
-        name="openapi",
-    ),
+    path("openapi.json", api_views.OpenApiDocumentView.as_view(), name="openapi"),
     re_path(r"^.*$", api_views.not_found),
 ]
 
@@ -26,6 +20,7 @@ admin.site.site_url = "/docs/"  # "View site" opens the partner API reference
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    path("v1", api_views.not_found),  # not a redirect to /v1/: an API answers JSON
     path("v1/", include(v1)),
     path(
         "docs/",

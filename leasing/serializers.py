@@ -4,9 +4,16 @@ import re
 
 import langcodes
 import pycountry
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
-from layers_ops.api.fields import StrictCharField, StrictIntegerField, StrictSerializer, Timestamp
+from layers_ops.api.fields import (
+    BoundedListField,
+    StrictCharField,
+    StrictIntegerField,
+    StrictSerializer,
+    Timestamp,
+)
 
 from .models import (
     MAX_COUNT,
@@ -17,11 +24,19 @@ from .models import (
     RequestStatus,
 )
 
-PARTNER_REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+PARTNER_REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
+
+
+COUNTRY_CODES = sorted(country.alpha_2 for country in pycountry.countries)
 
 
 class CountryCodeField(StrictCharField):
     default_error_messages = {"country": "'{value}' is not an ISO 3166-1 alpha-2 country code."}
+    schema_enum = COUNTRY_CODES
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 2)
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data):
         value = super().to_internal_value(data).upper()
@@ -52,6 +67,14 @@ class LanguageTagField(StrictCharField):
     """A BCP-47 tag: well-formed (``en_US`` is not) and made of registered subtags
     (``english`` is well-formed but names no language, so no pool could ever match it)."""
 
+    # The shape of a tag for the OpenAPI document (language, script, region, variants,
+    # extensions, private use); the registry check has no pattern.
+    schema_pattern = (
+        "^(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}|[A-Za-z]{4,8})(?:-[A-Za-z]{4})?"
+        "(?:-(?:[A-Za-z]{2}|[0-9]{3}))?(?:-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*"
+        "(?:-[A-WY-Za-wy-z0-9](?:-[A-Za-z0-9]{2,8})+)*(?:-[Xx](?:-[A-Za-z0-9]{1,8})+)?$"
+    )
+
     default_error_messages = {
         "language": "'{value}' is not a well-formed BCP-47 language tag (e.g. en, pt-BR).",
         "unknown": "'{value}' is well-formed but not a registered BCP-47 language tag.",
@@ -72,7 +95,7 @@ class NicheIn(StrictSerializer):
     language = LanguageTagField(
         required=False, allow_null=True, max_length=35, help_text="BCP-47 tag, e.g. en or pt-BR."
     )
-    geo = serializers.ListField(
+    geo = BoundedListField(
         child=CountryCodeField(),
         required=False,
         allow_null=True,
@@ -82,7 +105,7 @@ class NicheIn(StrictSerializer):
 
 
 class LeaseRequestIn(StrictSerializer):
-    projectId = StrictCharField(help_text="Must equal the projectId in the path.")
+    projectId = StrictCharField(max_length=64, help_text="Must equal the projectId in the path.")
     count = StrictIntegerField(min_value=1, max_value=MAX_COUNT)
     niche = NicheIn()
     target = StrictCharField(required=False, allow_null=True, allow_blank=True, max_length=2000)
@@ -93,17 +116,15 @@ class LeaseRequestIn(StrictSerializer):
         required=False,
         allow_null=True,
         max_length=64,
+        validators=[
+            RegexValidator(PARTNER_REQUEST_ID, "Use 1-64 letters, digits, underscores or hyphens.")
+        ],
         help_text="Your own id for the request (letters, digits, _ and -). Made for you if absent.",
     )
 
     def validate_projectId(self, value):
         if value != self.context["project_id"]:
             raise serializers.ValidationError("Must match the projectId in the path.")
-        return value
-
-    def validate_requestId(self, value):
-        if value is not None and not PARTNER_REQUEST_ID.match(value):
-            raise serializers.ValidationError("Use 1-64 letters, digits, underscores or hyphens.")
         return value
 
 

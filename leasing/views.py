@@ -7,7 +7,12 @@ from rest_framework.response import Response
 from layers_ops.api.fields import validated
 from layers_ops.api.idempotency import idempotent
 from layers_ops.api.pagination import paginate
-from layers_ops.api.schema import error_responses, idempotency_key_header, page_parameters
+from layers_ops.api.schema import (
+    error_responses,
+    idempotency_key_header,
+    link,
+    page_parameters,
+)
 from layers_ops.api.views import PartnerAPIView
 from layers_ops.partners.models import Scope
 
@@ -27,6 +32,19 @@ READ = {"GET": Scope.LEASED_READ}
 request_status_param = OpenApiParameter(
     "status", str, enum=RequestStatus.values, description="Only requests in this status."
 )
+for _to in ("getProjectLeaseRequest", "getLeaseRequest"):
+    link(
+        "requestLease",
+        202,
+        _to,
+        to=_to,
+        parameters={
+            **({"projectId": "$request.path.projectId"} if _to == "getProjectLeaseRequest" else {}),
+            "requestId": "$response.body#/requestId",
+        },
+        description="Poll the request just queued.",
+    )
+
 lease_status_param = OpenApiParameter(
     "status",
     str,

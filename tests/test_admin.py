@@ -174,3 +174,24 @@ def test_the_database_refuses_moving_a_project_or_key(partner, other_partner, mo
 
     row.refresh_from_db()
     assert row.organization_id == partner.organization.pk
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/leasing/leaserequest/?status=%00",
+        "/admin/leasing/leaserequest/?vertical=%00",
+        "/admin/leasing/leaserequest/?q=%00",
+        "/admin/billing/ledgertransaction/?kind=%00",
+        "/admin/partners/apikey/%00/change/",
+        "/admin/partners/organization/a%00b/change/",
+    ],
+)
+def test_a_nul_in_an_admin_url_is_a_400_page_not_a_500(admin_client, url):
+    admin_client.raise_request_exception = False
+
+    response = admin_client.get(url)
+
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/html")

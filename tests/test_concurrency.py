@@ -3,11 +3,14 @@
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
+from layers_ops.api.models import IdempotencyKey
 from leasing.models import LeaseRequest
 from tests.conftest import lease_body, make_partner, request_url
 
@@ -111,3 +114,21 @@ def test_parallel_retries_with_one_key_and_a_partner_id_all_get_the_replay():
     assert {status for status, _, _ in results} == {202}
     assert {b["requestId"] for _, b, _ in results} == {"retried-1"}
     assert LeaseRequest.objects.count() == 1
+
+
+@pytest.mark.parametrize("attempt", range(5))
+def test_parallel_posts_with_an_expired_key_make_exactly_one_new_request(attempt):
+    partner = make_partner()
+    key = str(uuid.uuid4())
+    body = lease_body(partner.project.pk)
+    first = poster(partner, lambda i: body, lambda i: key)(0)
+    IdempotencyKey.objects.update(created_at=timezone.now() - timedelta(hours=25))
+
+    results = fire(8, poster(partner, lambda i: body, lambda i: key))
+
+    assert {status for status, _, _ in results} == {202}
+    request_ids = {b["requestId"] for _, b, _ in results}
+    assert len(request_ids) == 1 and request_ids != {first[1]["requestId"]}
+    assert sum(1 for *_, replayed in results if replayed == "true") == 7
+    assert LeaseRequest.objects.count() == 2
+    assert IdempotencyKey.objects.count() == 1

@@ -84,6 +84,12 @@ class Conflict(ApiError):
     message = "Conflict."
 
 
+class LengthRequired(ApiError):
+    status_code = 411
+    code = "LENGTH_REQUIRED"
+    message = "Send the body with a Content-Length header (chunked bodies are not read)."
+
+
 class PayloadTooLarge(ApiError):
     status_code = 413
     code = "PAYLOAD_TOO_LARGE"
@@ -102,13 +108,36 @@ class RateLimited(ApiError):
     message = "Rate limit exhausted for this endpoint class. Retry after the given seconds."
 
 
+# An error lists at most this many problems, then one more detail saying how many it left
+# out: the answer to a body with thousands of mistakes stays small.
+MAX_DETAILS = 50
+_MORE = "more:"
+
+
+def more_problems(count: int) -> drf.ErrorDetail:
+    """A stand-in for ``count`` problems a validator chose not to spell out."""
+    return drf.ErrorDetail(f"{count} more problems.", code=f"{_MORE}{count}")
+
+
+def capped(details: list[dict]) -> list[dict]:
+    """At most MAX_DETAILS problems, then ``... and N more problems not listed.``"""
+    more = sum(detail.get("more", 0) for detail in details)
+    problems = [detail for detail in details if "more" not in detail]
+    if len(problems) > MAX_DETAILS:
+        more += len(problems) - MAX_DETAILS
+        problems = problems[:MAX_DETAILS]
+    if more:
+        problems.append({"field": None, "message": f"... and {more} more problems not listed."})
+    return problems
+
+
 def error_body(request_id: str | None, code: str, message: str, details=None) -> dict:
     return {
         "error": {
             "code": code,
             "message": message,
             "requestId": request_id,
-            "details": details or [],
+            "details": capped(details or []),
         }
     }
 
@@ -139,14 +168,29 @@ def flatten_details(detail, path: str = "") -> list[dict]:
         return out
     if isinstance(detail, list):
         if all(isinstance(item, str) for item in detail):
-            return [{"field": path or None, "message": str(item)} for item in detail]
+            return [_detail(path, item) for item in detail]
         out = []
         for index, item in enumerate(detail):
             if item in ({}, [], None):
                 continue
             out.extend(flatten_details(item, f"{path}[{index}]"))
         return out
-    return [{"field": path or None, "message": str(detail)}]
+    return [_detail(path, detail)]
+
+
+# A partner's text echoed in a detail (an unknown field's name) is clipped to this length.
+MAX_ECHO = 200
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_ECHO else text[: MAX_ECHO - 1] + "\u2026"
+
+
+def _detail(path: str, message) -> dict:
+    code = getattr(message, "code", None)
+    if isinstance(code, str) and code.startswith(_MORE):
+        return {"more": int(code.removeprefix(_MORE))}
+    return {"field": _clip(path) if path else None, "message": _clip(str(message))}
 
 
 def _as_api_error(exc) -> ApiError:

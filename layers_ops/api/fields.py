@@ -3,6 +3,9 @@
 import datetime
 
 from rest_framework import serializers
+from rest_framework.settings import api_settings
+
+from .exceptions import MAX_DETAILS, ValidationFailed, flatten_details, more_problems
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -28,13 +31,36 @@ class StrictIntegerField(serializers.IntegerField):
 
 
 class StrictCharField(serializers.CharField):
-    """A JSON string: numbers and booleans are refused rather than turned into text."""
+    """A JSON string: numbers and booleans are refused rather than turned into text.
+
+    The length rule comes first: DRF runs every validator (the surrogate check walks the
+    string in Python) before it reports a string as too long, and subclasses parse or
+    echo the value; a 2 MB string is refused for its length at the cost of ``len()``.
+    """
 
     default_error_messages = {"invalid": "Must be a string."}
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return super().to_internal_value(data)
+
+
+class BoundedListField(serializers.ListField):
+    """A JSON list whose length rules are checked before any item is validated.
+
+    DRF validates every item and only then the length, so a list far over ``max_length``
+    would cost one validation (and one error) per item. Here it costs one ``len()``.
+    """
+
+    def to_internal_value(self, data):
+        if isinstance(data, list):
+            if self.max_length is not None and len(data) > self.max_length:
+                self.fail("max_length", max_length=self.max_length)
+            if self.min_length is not None and len(data) < self.min_length:
+                self.fail("min_length", min_length=self.min_length)
         return super().to_internal_value(data)
 
 
@@ -45,11 +71,17 @@ class StrictSerializer(serializers.Serializer):
         if isinstance(data, dict):
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
-                errors = {name: ["Unknown field."] for name in unknown}
+                # Only the names the answer will show are turned into errors; the rest
+                # are counted, so thousands of unknown fields cost no more than fifty.
+                errors = {name: ["Unknown field."] for name in unknown[:MAX_DETAILS]}
                 try:
                     super().to_internal_value(data)
                 except serializers.ValidationError as exc:
                     errors = {**exc.detail, **errors}
+                if len(unknown) > MAX_DETAILS:
+                    errors.setdefault(api_settings.NON_FIELD_ERRORS_KEY, []).append(
+                        more_problems(len(unknown) - MAX_DETAILS)
+                    )
                 raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
 
@@ -58,5 +90,5 @@ def validated(serializer_class, data, **context) -> dict:
     """Run an input serializer; a failure is 422 VALIDATION listing every field."""
     serializer = serializer_class(data=data, context=context)
     if not serializer.is_valid():
-        raise serializers.ValidationError(serializer.errors)
+        raise ValidationFailed(details=flatten_details(serializer.errors))
     return serializer.validated_data

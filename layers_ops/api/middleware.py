@@ -1,12 +1,20 @@
 import logging
 
+from django.core.exceptions import SuspiciousOperation
+from django.http import HttpResponse
+from django.views import defaults
+
 from layers_ops.ids import new_request_id
 
-from .exceptions import ApiError, error_response
+from .exceptions import ApiError, BadRequest, LengthRequired, error_response
 
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/v1/"
+
+
+def is_api(request) -> bool:
+    return request.path == API_PREFIX.rstrip("/") or request.path.startswith(API_PREFIX)
 
 
 class RequestIdMiddleware:
@@ -28,7 +36,7 @@ class RequestIdMiddleware:
         return response
 
     def process_exception(self, request, exception):
-        if not request.path.startswith(API_PREFIX):
+        if not is_api(request):
             return None
         logger.exception(
             "Unhandled error %s %s [%s]",
@@ -38,3 +46,35 @@ class RequestIdMiddleware:
             exc_info=exception,
         )
         return error_response(request, ApiError())
+
+
+class RequestGuardMiddleware:
+    """Refuses, before any view or query runs, requests no page of this service can serve.
+
+    * A NUL character in the path or query string: PostgreSQL cannot hold NUL in text,
+      so an admin filter or object id carrying one would otherwise end in a 500. 400.
+    * A body sent with ``Transfer-Encoding`` (chunked) and so no ``Content-Length``:
+      Django reads such a body as empty, and a valid request would be refused for
+      missing fields. 411, so the client resends it with a length.
+
+    Under /v1 the answer is the JSON envelope; elsewhere Django's plain pages.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        query = request.META.get("QUERY_STRING", "")
+        if "\x00" in request.path or "%00" in query or "\x00" in query:
+            return self._refuse(request, BadRequest("The URL holds a NUL character."))
+        encoding = request.META.get("HTTP_TRANSFER_ENCODING", "").strip().lower()
+        if encoding and encoding != "identity":
+            return self._refuse(request, LengthRequired())
+        return self.get_response(request)
+
+    def _refuse(self, request, error: ApiError) -> HttpResponse:
+        if is_api(request):
+            return error_response(request, error)
+        if error.status_code == 400:
+            return defaults.bad_request(request, SuspiciousOperation(error.message))
+        return HttpResponse(error.message, status=error.status_code, content_type="text/plain")

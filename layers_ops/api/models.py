@@ -14,7 +14,7 @@ class IdempotencyKey(models.Model):
     key = models.UUIDField()
     fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
     response_status = models.PositiveSmallIntegerField()
-    response_body = models.JSONField()
+    response_content = models.TextField(help_text="The answer's body exactly as first sent.")
     response_headers = models.JSONField(default=dict)
     created_at = models.DateTimeField(db_index=True)
 

@@ -208,8 +208,10 @@ class EndpointClassThrottle(BaseThrottle):
             return True
         try:
             spend = not idempotency.is_replay(request)
-        except (ApiError, ParseError):
-            spend = True  # the view answers 422 for the bad key or body, at full price
+        except (ApiError, ParseError) as exc:
+            # A bad key or body is answered (422) at full price, once the scope is checked.
+            request.refused_input = exc
+            spend = True
         decision = check(
             api_key_id=api_key.pk,
             tier=api_key.rate_limit_tier,

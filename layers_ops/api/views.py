@@ -1,11 +1,15 @@
 from django.http import HttpResponse
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.views import SpectacularJSONAPIView
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .exceptions import ApiError, BadRequest, NotFound, error_response
+from .middleware import is_api
+from .renderers import JSONRenderer
 from .schema import error_responses
 
 
@@ -16,10 +20,18 @@ class PartnerAPIView(APIView):
     the headers) for any valid key, so a 403 carries the X-RateLimit-* headers too.
     """
 
+    # No DRF metadata answer to OPTIONS: 405 like any method the endpoint does not serve.
+    metadata_class = None
+
     def check_permissions(self, request):
         if request.auth is not None:
             super().check_throttles(request)
         super().check_permissions(request)
+        # The throttle may have read a body (or Idempotency-Key) it could not accept; DRF
+        # would hand the view an empty body on a second read, so the refusal is raised here.
+        refused = getattr(request, "refused_input", None)
+        if refused is not None:
+            raise refused
 
     def check_throttles(self, request):
         """Already done in check_permissions, before the scope is checked."""
@@ -59,25 +71,38 @@ class WhoAmIView(PartnerAPIView):
         )
 
 
-def _is_api(request) -> bool:
-    return request.path.startswith("/v1/")
-
-
+@csrf_exempt  # partners hold no CSRF cookie: a POST to an unknown path is a 404 as well
 def not_found(request, exception=None) -> HttpResponse:
-    """Any /v1 path no endpoint answers; elsewhere Django's own page."""
-    if _is_api(request):
+    """Any /v1 path no endpoint answers, whatever the method; elsewhere Django's own page."""
+    if is_api(request):
         return error_response(request, NotFound("No such endpoint."))
     return defaults.page_not_found(request, exception)
 
 
 def bad_request(request, exception=None) -> HttpResponse:
     """Django refused the request before any view (e.g. a Host not in ALLOWED_HOSTS)."""
-    if _is_api(request):
+    if is_api(request):
         return error_response(request, BadRequest())
     return defaults.bad_request(request, exception)
 
 
 def server_error(request) -> HttpResponse:
-    if _is_api(request):
+    if is_api(request):
         return error_response(request, ApiError())
     return defaults.server_error(request)
+
+
+class OpenApiDocumentView(SpectacularJSONAPIView):
+    """The OpenAPI document; its errors (405 for a POST) are the JSON envelope, not OpenAPI."""
+
+    authentication_classes = []
+    permission_classes = []
+    throttle_classes = []
+    metadata_class = None
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if response.status_code >= 400 and isinstance(response, Response):
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = JSONRenderer.media_type
+        return response

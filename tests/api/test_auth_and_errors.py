@@ -185,7 +185,7 @@ def test_oversized_body_is_413(partner, settings):
     assert_envelope(response, 413, "PAYLOAD_TOO_LARGE")
 
 
-@pytest.mark.parametrize("bad_id", ["a%00b", "%C3%A9t%C3%A9", "x" * 65, "a.b"])
+@pytest.mark.parametrize("bad_id", ["%C3%A9t%C3%A9", "x" * 65, "a.b"])
 def test_ids_outside_the_id_alphabet_are_404(partner, bad_id):
     response = partner.client.get(f"/v1/leased-accounts/requests/{bad_id}")
 

@@ -150,3 +150,30 @@ def test_any_string_can_be_fingerprinted(partner):
     assert "\\ud800" in raw  # a lone surrogate, escaped as JSON allows
     assert response.status_code == 422
     assert response.json()["error"]["details"][0]["field"] == "niche.vertical"
+
+
+def test_a_replay_is_byte_for_byte_the_first_answer(partner):
+    key = str(uuid.uuid4())
+    first = post(partner, lease_body(partner.project.pk), key)
+
+    again = post(partner, lease_body(partner.project.pk), key)
+
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.content == first.content
+    assert again["Content-Type"] == first["Content-Type"] == "application/json"
+    assert list(first.json()) == ["requestId", "status", "submittedAt"]
+
+
+def test_an_expired_key_does_not_replay_an_answer_to_a_refused_request(db):
+    poor = make_partner(wallet_cents=15_000)
+    key = str(uuid.uuid4())
+    assert post(poor, lease_body(poor.project.pk, count=1), key).status_code == 202
+    IdempotencyKey.objects.update(created_at=timezone.now() - timedelta(hours=25))
+    from billing.services import wallet_adjust
+
+    wallet_adjust(organization=poor.organization, amount_cents=-15_000, actor=None, memo="drain")
+
+    response = post(poor, lease_body(poor.project.pk, count=1), key)
+
+    assert response.status_code == 402
+    assert "Idempotent-Replayed" not in response

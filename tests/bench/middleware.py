@@ -1,6 +1,7 @@
-"""Counts the SQL statements each request runs and reports them in response headers.
+"""Counts the SQL statements and CPU time each request costs, in response headers.
 
-``X-Query-Count`` is on every answer. A request that sends ``X-Bench-Sql: 1`` also gets
+``X-Query-Count`` and ``X-Cpu-Ms`` (CPU time of the worker thread in the Django handler,
+reading the body included) are on every answer. A request that sends ``X-Bench-Sql: 1`` also gets
 ``X-Query-Sql``: a JSON list of ``{"sql", "params", "ms"}``, one per statement, in order.
 Only statements sent through Django cursors are seen: BEGIN and COMMIT (psycopg's
 autocommit switch) and connection health checks are not counted; SAVEPOINTs are.
@@ -43,8 +44,10 @@ class QueryCountMiddleware:
 
     def __call__(self, request):
         recorder = QueryRecorder(keep_sql=TRACE_HEADER in request.META)
+        cpu_started = time.thread_time()
         with connection.execute_wrapper(recorder):
             response = self.get_response(request)
+        response["X-Cpu-Ms"] = f"{(time.thread_time() - cpu_started) * 1000:.2f}"
         response["X-Query-Count"] = str(recorder.count)
         if recorder.keep_sql:
             response["X-Query-Sql"] = json.dumps(recorder.statements)

@@ -18,6 +18,15 @@ per-target medians over the rounds. Separately ~20 sequential requests per targe
 ``X-Query-Count`` (the SQL statements a request ran). ``BENCH_SHOW_SQL=1`` also prints
 the statements of one real POST.
 
+Before the load runs (and without wrk), a refusal section sends, one at a time, the
+worst bodies a client can send within the 2.5 MB limit: 400,000 ``niche.geo`` entries,
+150,000 and 4,900 unknown fields, JSON nested 1,000 deep, a lone surrogate, 251 geo
+entries, 2.4 MB strings. It prints, next to a valid POST's, the median server CPU time
+of each 422 (``X-Cpu-Ms``, from ``tests.bench.middleware``; goal: at most twice a valid
+POST's), the wall
+time on loopback (the upload included) and the size of the answer.
+``BENCH_REFUSALS_ONLY=1`` runs only that section.
+
 How to read it: ``real/baseline`` is the fraction of bare-Django throughput the endpoint
 keeps (goal >= 0.75). The median of queries per real POST should stay <= 8; the max
 includes the API key's ``last_used_at`` UPDATE (at most once per key every 5 minutes).
@@ -29,6 +38,7 @@ left no LeaseRequest row, or the server logged an error. The server shares the m
 with wrk and PostgreSQL, so compare numbers from the same machine only.
 """
 
+import http.client
 import json
 import os
 import re
@@ -80,6 +90,7 @@ class Config:
     connections: int
     workers: int
     show_sql: bool
+    refusals_only: bool
 
     @classmethod
     def from_env(cls) -> "Config":
@@ -99,6 +110,7 @@ class Config:
             connections=number("BENCH_CONNECTIONS", 16),
             workers=number("BENCH_WORKERS", 4),
             show_sql=os.environ.get("BENCH_SHOW_SQL", "") not in ("", "0"),
+            refusals_only=os.environ.get("BENCH_REFUSALS_ONLY", "") not in ("", "0"),
         )
 
 
@@ -429,6 +441,95 @@ def load(wrk, config, server, partner, results: TargetResults, seconds, *, measu
         )
 
 
+# Refusals ------------------------------------------------------------------------------
+
+REFUSAL_REPEATS = 15
+# A refusal may cost the server at most this many times the CPU of a valid POST (a few
+# milliseconds), whatever the body; relative, so a busy machine does not move the goal.
+REFUSAL_GOAL_RATIO = 2.0
+
+
+def refusal_bodies(partner: Partner) -> dict[str, tuple[int, bytes]]:
+    """The worst bodies within the size limit, with the status each must get."""
+    body = request_body(partner)
+    nested = json.dumps({**body, "note": "N"}).replace('"N"', "[" * 1_000 + "]" * 1_000)
+    cases = {
+        "valid POST (for scale)": (202, body),
+        "niche.geo x 400,000": (422, {**body, "niche": {**BODY_NICHE, "geo": ["ZZ"] * 400_000}}),
+        "150,000 unknown fields": (422, {**body, **{f"f{i}": 1 for i in range(150_000)}}),
+        "4,900 unknown fields": (422, {**body, **{f"f{i}": 1 for i in range(4_900)}}),
+        "niche.geo x 251": (422, {**body, "niche": {**BODY_NICHE, "geo": ["ZZ"] * 251}}),
+        "note nested 1,000 deep": (422, nested),
+        "note of 2,400,000 chars": (422, {**body, "note": "n" * 2_400_000}),
+        "geo entry of 2,400,000 chars": (
+            422,
+            {**body, "niche": {**BODY_NICHE, "geo": ["g" * 2_400_000]}},
+        ),
+        "lone surrogate in geo": (422, {**body, "niche": {**BODY_NICHE, "geo": ["\ud800"]}}),
+    }
+    return {
+        name: (status, (raw if isinstance(raw, str) else json.dumps(raw)).encode())
+        for name, (status, raw) in cases.items()
+    }
+
+
+def send_raw(server: Server, partner: Partner, raw: bytes) -> tuple[int, bytes, float, float]:
+    parts = urlsplit(server.base_url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        started = time.perf_counter()
+        conn.request(
+            "POST",
+            f"/v1/projects/{partner.project_id}/leased-accounts/request",
+            body=raw,
+            headers={
+                "Authorization": f"Bearer {partner.api_key}",
+                "Content-Type": "application/json",
+                "Idempotency-Key": str(uuid.uuid4()),
+            },
+        )
+        response = conn.getresponse()
+        answer = response.read()
+        wall_ms = (time.perf_counter() - started) * 1000
+        return response.status, answer, float(response.getheader("X-Cpu-Ms", "nan")), wall_ms
+    finally:
+        conn.close()
+
+
+def refusals(server: Server, partner: Partner) -> None:
+    print(f"\nrefusing hostile bodies (medians of {REFUSAL_REPEATS} sequential requests):")
+    header = (
+        f"{'body':30} {'size':>10} {'status':>6} {'answer':>8} {'server CPU ms':>14} {'wall ms':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    worst, valid = 0.0, float("nan")
+    for name, (expected, raw) in refusal_bodies(partner).items():
+        cpu, wall = [], []
+        for _ in range(REFUSAL_REPEATS):
+            status, answer, cpu_ms, wall_ms = send_raw(server, partner, raw)
+            if status != expected:
+                raise BenchError(f"{name}: expected {expected}, got {status}: {answer[:300]!r}")
+            cpu.append(cpu_ms)
+            wall.append(wall_ms)
+        if expected == 202:
+            valid = statistics.median(cpu)
+        else:
+            worst = max(worst, statistics.median(cpu))
+        print(
+            f"{name:30} {len(raw):>10,} {status:>6} {len(answer):>8,} "
+            f"{statistics.median(cpu):>14.1f} {statistics.median(wall):>8.1f}"
+        )
+    print("-" * len(header))
+    ratio = worst / valid
+    ok = ratio <= REFUSAL_GOAL_RATIO
+    print(
+        f"most server CPU for a refusal: {worst:.1f} ms, {ratio:.2f} x a valid POST's "
+        f"{valid:.1f} ms  (goal <= {REFUSAL_GOAL_RATIO:g} x)  {verdict(ok)}"
+    )
+    server.assert_alive()
+
+
 # Reporting -----------------------------------------------------------------------------
 
 
@@ -540,7 +641,6 @@ def main() -> int:
             ensure_database(config.database_url)
             ops_section(config)
             return 0
-        wrk = ensure_wrk()
         ensure_database(config.database_url)
         env = server_env(config)
         manage(env, "migrate", "--noinput", "-v0")
@@ -552,10 +652,14 @@ def main() -> int:
             flush=True,
         )
         server.start()
-        bench(config, wrk, server, partner)
+        refusals(server, partner)
+        if not config.refusals_only:
+            bench(config, ensure_wrk(), server, partner)
         errors = server.logged_errors()
         if errors:
             raise BenchError("the server logged errors:\n" + "\n".join(errors[:20]))
+        if config.refusals_only:
+            return 0
         ops_section(config)
     except BenchError as exc:
         print(f"\nFAILED: {exc}", file=sys.stderr)

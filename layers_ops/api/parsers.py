@@ -1,0 +1,73 @@
+"""The one body parser of the partner API: JSON in UTF-8, with bounds checked before work.
+
+A hostile body must cost little to refuse. Before ``json.loads`` runs, the raw bytes are
+counted (C speed): a body with more separators (``,`` and ``:``) than ``MAX_SEPARATORS``
+holds more values than any request this API accepts and is refused at once, so neither
+the decoder nor the serializers ever walk 400,000 list items or 200,000 unknown fields.
+After decoding, nesting deeper than ``MAX_DEPTH`` is refused, so nothing downstream
+(canonical JSON for idempotency, validation, rendering) can recurse without bound.
+"""
+
+import json
+
+from django.conf import settings
+from rest_framework.parsers import BaseParser
+
+from .exceptions import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+
+# Every string a request body may hold is capped (the longest is 2,000 characters) and
+# no list holds more than 250 items, so a valid body has far fewer separators than this.
+MAX_SEPARATORS = 10_000
+# A valid body is three levels deep (body > niche > geo); a little room for new endpoints.
+MAX_DEPTH = 16
+
+
+def _refuse(message: str, field=None) -> ValidationFailed:
+    return ValidationFailed(message, details=[{"field": field, "message": message}])
+
+
+def _depth_exceeds(data, limit: int) -> bool:
+    """True when ``data`` nests containers deeper than ``limit`` (iterative, no recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+class JSONParser(BaseParser):
+    """``application/json`` in UTF-8 (the negotiation refuses any other type or charset)."""
+
+    media_type = "application/json"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        raw = stream.read(limit + 1 if limit is not None else -1)
+        if limit is not None and len(raw) > limit:
+            raise PayloadTooLarge()
+        if raw.count(b",") + raw.count(b":") > MAX_SEPARATORS:
+            raise _refuse(
+                "The body holds more values than any request to this API; nothing was read."
+            )
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UnsupportedMediaType("The body is not UTF-8 text.") from None
+        try:
+            data = json.loads(text, parse_constant=_no_constant)
+        except RecursionError:
+            raise _refuse(f"The body nests deeper than {MAX_DEPTH} levels.") from None
+        except ValueError as exc:
+            raise ValidationFailed(
+                "The body is not valid JSON.", details=[{"field": None, "message": str(exc)}]
+            ) from None
+        if isinstance(data, dict | list) and _depth_exceeds(data, MAX_DEPTH):
+            raise _refuse(f"The body nests deeper than {MAX_DEPTH} levels.")
+        return data
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON.")
