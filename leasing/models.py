@@ -234,7 +234,13 @@ class RequestNote(models.Model):
     visibility = models.CharField(
         max_length=16, choices=NoteVisibility.choices, default=NoteVisibility.INTERNAL
     )
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        help_text="Empty for notes written by the system (e.g. a command run without --actor).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -242,6 +248,10 @@ class RequestNote(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_visibility_display()} note on {self.lease_request.public_id}"
+
+    @property
+    def author_name(self) -> str:
+        return self.author.get_username() if self.author_id else "system"
 
 
 class LeaseStatus(models.TextChoices):

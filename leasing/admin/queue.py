@@ -59,9 +59,13 @@ class RequestNoteInline(admin.TabularInline):
     """Notes are added, never edited: a correction is a new note."""
 
     model = RequestNote
-    fields = ["body", "visibility", "author", "created_at"]
-    readonly_fields = ["author", "created_at"]
+    fields = ["body", "visibility", "written_by", "created_at"]
+    readonly_fields = ["written_by", "created_at"]
     extra = 1
+
+    @admin.display(description="author")
+    def written_by(self, obj):
+        return obj.author_name if obj.pk else ""
 
     def has_change_permission(self, request, obj=None):
         return False

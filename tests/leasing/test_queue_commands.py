@@ -148,3 +148,15 @@ def test_close_refusals(partner):
             "--actor",
             "ops-cli",
         )
+
+
+def test_close_without_an_actor_is_written_by_the_system(partner):
+    lease_request = LeaseRequestFactory(project=partner.project)
+
+    printed = run("close_request", lease_request.public_id, "--reject", "--note", "No pool yet.")
+
+    assert printed["status"] == "rejected"
+    note = RequestNote.objects.get()
+    assert note.author is None and note.author_name == "system"
+    lease_request.refresh_from_db()
+    assert lease_request.closed_by is None

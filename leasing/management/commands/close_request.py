@@ -26,8 +26,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--actor",
-            required=True,
-            help="Username of the staff member closing it (notes record their author).",
+            help="Username of the staff member closing it; without it the note is the system's.",
         )
 
     def handle(self, *args, **options):
