@@ -111,6 +111,11 @@ class ImportReport:
     record: AccountImport | None = None
 
     @property
+    def importable(self) -> int:
+        """Rows that are (or would be) written: added plus updated."""
+        return len(self.added) + len(self.updated)
+
+    @property
     def refused_whole_file(self) -> bool:
         """True when refusals stop the whole import (no ``skip_invalid``)."""
         return bool(self.refused) and not self.skip_invalid
@@ -239,9 +244,7 @@ def _rows_check(rows: list[IntakeRow]) -> tuple[list[_Clean], list[Refusal]]:
                 raise RowRefused("more cells than the header names")
             handle = handle_clean(row.handle)
             if handle in first_line:
-                raise RowRefused(
-                    f"duplicate handle: @{handle} is already on line {first_line[handle]}"
-                )
+                raise RowRefused(f"duplicate handle: already on line {first_line[handle]}")
             first_line[handle] = row.line
             clean.append(_Clean(row, handle, followers_clean(row.followers), geos_clean(row.geo)))
         except RowRefused as refusal:
@@ -491,3 +494,28 @@ def _accounts_update(rows, *, pool: Pool) -> None:
     SocialAccount.objects.bulk_update(
         changed, ["followers", "follower_geos", "pool"], batch_size=WRITE_BATCH // 2
     )
+
+
+@transaction.atomic
+def social_account_add(
+    *, pool: Pool, handle: str, followers: int, follower_geos: list[str], actor
+) -> SocialAccount:
+    """One account added by hand: it starts warming, and its history says who added it."""
+    account = SocialAccount.objects.create(
+        pool=pool,
+        platform=PLATFORM,
+        handle=handle_clean(handle),
+        followers=followers,
+        follower_geos=follower_geos,
+        state=AccountState.WARMING,
+        state_changed_at=timezone.now(),
+    )
+    AccountEvent.objects.create(
+        account=account,
+        from_state="",
+        to_state=AccountState.WARMING,
+        actor=actor,
+        actor_label=actor.get_username() if actor is not None else SYSTEM_ACTOR,
+        reason="Added by hand",
+    )
+    return account

@@ -345,6 +345,20 @@ def _move_refusal(account: SocialAccount, to_state: str, leased_now: set[str]) -
     return ""
 
 
+def account_moves_check(accounts: list[SocialAccount], to_state: str) -> dict[str, str]:
+    """Why each account could not move to ``to_state`` now ("" when it could), for a
+    preview; ``account_moves_bulk`` checks again under lock."""
+    leased_ids = [a.pk for a in accounts if a.state == AccountState.LEASED]
+    leased_now = set(
+        Lease.objects.filter(social_account_id__in=leased_ids, status="assigned").values_list(
+            "social_account_id", flat=True
+        )
+        if leased_ids
+        else []
+    )
+    return {a.pk: _move_refusal(a, to_state, leased_now) for a in accounts}
+
+
 @transaction.atomic
 def account_moves_bulk(
     *, accounts: Iterable[SocialAccount | str], to_state: str, actor, reason: str = ""
@@ -361,17 +375,10 @@ def account_moves_bulk(
     locked = list(
         SocialAccount.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk")
     )
-    leased_ids = [a.pk for a in locked if a.state == AccountState.LEASED]
-    leased_now = set(
-        Lease.objects.filter(social_account_id__in=leased_ids, status="assigned").values_list(
-            "social_account_id", flat=True
-        )
-        if leased_ids
-        else []
-    )
+    refusals = account_moves_check(locked, to_state)
     moved, refused = [], []
     for account in locked:
-        why = _move_refusal(account, to_state, leased_now)
+        why = refusals[account.pk]
         if why:
             refused.append(MoveRefusal(account, why))
         else:
