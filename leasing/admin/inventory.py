@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from import_export.admin import ImportMixin
 
@@ -31,6 +32,11 @@ from .inventory_forms import (
     PoolForm,
     SocialAccountForm,
 )
+
+
+def _day(moment) -> str:
+    return date_format(timezone.localtime(moment), "M j, Y") if moment else "-"
+
 
 STATE_COLUMNS = [
     AccountState.WARMING,
@@ -71,7 +77,6 @@ class PoolAdmin(admin.ModelAdmin):
         *[f"count_{state}" for state in STATE_COLUMNS],
     ]
     search_fields = ["name", "notes"]
-    list_filter = ["language"]
     fieldsets = [
         (None, {"fields": ["name", "tags", "language", "geos", "notes"]}),
         ("Accounts", {"fields": ["accounts_by_state", "created_at"]}),
@@ -118,13 +123,22 @@ class AccountEventInline(admin.TabularInline):
     """The account's history: every state move, who made it, when and why. Read-only."""
 
     model = AccountEvent
-    fields = ["created_at", "move", "actor_label", "reason"]
+    fields = ["when", "move", "by", "reason"]
     readonly_fields = fields
+    template = "admin/leasing/socialaccount/history_inline.html"
     extra = 0
     can_delete = False
     verbose_name = "state move"
     verbose_name_plural = "History"
     ordering = ["-created_at", "-pk"]
+
+    @admin.display(description="when")
+    def when(self, event):
+        return date_format(timezone.localtime(event.created_at), "M j, Y, H:i")
+
+    @admin.display(description="by")
+    def by(self, event):
+        return event.actor_label
 
     @admin.display(description="move")
     def move(self, event):
@@ -168,13 +182,12 @@ class SocialAccountAdmin(ImportMixin, admin.ModelAdmin):
     form = SocialAccountForm
     list_display = [
         "account",
-        "id",
         "pool",
         "state",
         "follower_count",
         "geo_list",
-        "warmed_since",
-        "state_changed_at",
+        "warmed",
+        "in_state_since",
     ]
     list_display_links = ["account"]
     list_select_related = ["pool"]
@@ -203,6 +216,7 @@ class SocialAccountAdmin(ImportMixin, admin.ModelAdmin):
     import_form_class = AccountImportForm
     confirm_form_class = AccountConfirmImportForm
     import_template_name = "admin/leasing/socialaccount/import.html"
+    import_export_change_list_template = "admin/leasing/socialaccount/change_list.html"
     skip_admin_log = True  # the import is logged once, as an AccountImport, not per row
 
     @admin.display(description="account", ordering="handle")
@@ -216,6 +230,14 @@ class SocialAccountAdmin(ImportMixin, admin.ModelAdmin):
     @admin.display(description="follower geos")
     def geo_list(self, obj):
         return list_display_text(obj.follower_geos) or "-"
+
+    @admin.display(description="warmed", ordering="warmed_since")
+    def warmed(self, obj):
+        return _day(obj.warmed_since)
+
+    @admin.display(description="state since", ordering="state_changed_at")
+    def in_state_since(self, obj):
+        return _day(obj.state_changed_at)
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:  # adding: a new account starts warming, with no history yet

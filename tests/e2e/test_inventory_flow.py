@@ -77,6 +77,13 @@ def inventory():
     SocialAccountFactory(pool=fitness, handle="lift_lena", followers=31000, state="ready")
     SocialAccountFactory(pool=fitness, handle="squat_sam", followers=12000, state="cooldown")
     LeaseFactory(
+        disconnected=True,
+        social_account__pool=coffee,
+        social_account__handle="macchiato_mo",
+        social_account__followers=26300,
+        social_account__follower_geos=["US", "CA"],
+    )
+    LeaseFactory(
         social_account__pool=coffee,
         social_account__handle="flat_white_fi",
         social_account__followers=48200,
@@ -121,27 +128,34 @@ def test_ops_imports_a_csv_after_a_preview_and_moves_accounts_with_a_reason(wide
 
     page.goto(f"{live_server.url}/admin/leasing/socialaccount/?pool__id__exact={coffee.pk}")
     shot(page, "03-account-changelist")
-    for handle in ("ristretto_ray", "flat_white_fi", "coffee_jo"):
+    for handle in ("ristretto_ray", "flat_white_fi", "macchiato_mo", "coffee_jo"):
         account = SocialAccount.objects.get(handle=handle)
         page.check(f"input[name=_selected_action][value='{account.pk}']")
     page.select_option("select[name=action]", "send_to_cooldown")
     page.click("button[name=index]")
-    page.wait_for_selector("text=will move to")
+    page.wait_for_selector("#id_reason")
     page.fill("#id_reason", "Engagement dipped after the last batch")
     shot(page, "04-account-action-page")
     page.click("input.default")
     page.wait_for_selector(".messagelist")
     messages = page.inner_text(".messagelist")
-    assert "1 account(s) sent to cooldown: @coffee_jo." in messages
+    assert "1 account(s) sent to cooldown: @macchiato_mo." in messages
     assert "@flat_white_fi: leased to a partner: end its lease first" in messages
     assert "@ristretto_ray: cannot move from warming to cooldown" in messages
+    assert "@coffee_jo: cannot move from ready to cooldown" in messages
     shot(page, "04b-account-action-result")
+    assert SocialAccount.objects.get(handle="macchiato_mo").state == "cooldown"
 
     jo = SocialAccount.objects.get(handle="coffee_jo")
-    assert jo.state == "cooldown"
-    assert AccountEvent.objects.filter(account=jo).count() == 2
+    page.check(f"input[name=_selected_action][value='{jo.pk}']")
+    page.select_option("select[name=action]", "back_to_warming")
+    page.click("button[name=index]")
+    page.fill("#id_reason", "Shadow-ban suspected; warm another week")
+    page.click("input.default")
+    page.wait_for_selector("text=1 account(s) sent back to warming: @coffee_jo.")
+    assert [e.to_state for e in AccountEvent.objects.filter(account=jo)] == ["warming", "ready"]
     page.goto(live_server.url + f"/admin/leasing/socialaccount/{jo.pk}/change/")
-    page.wait_for_selector("text=Engagement dipped after the last batch")
+    page.wait_for_selector("text=Shadow-ban suspected; warm another week")
     shot(page, "08-account-change-history")
 
     page.goto(live_server.url + "/admin/leasing/pool/")
