@@ -550,4 +550,12 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Sections: `api` (the default above) and `intake` (tests.bench.intake); no argument
+    # runs them all, e.g. `python -m tests.bench.run intake` runs the intake alone.
+    sections = sys.argv[1:] or ["api", "intake"]
+    status = main() if "api" in sections else 0
+    if status == 0 and "intake" in sections:
+        from tests.bench import intake
+
+        status = intake.main()
+    sys.exit(status)

@@ -100,13 +100,19 @@ def test_a_known_handle_is_updated_not_duplicated_and_keeps_its_state():
         pool=old_pool, handle="brew.daily", followers=9800, follower_geos=["GB"], state="warming"
     )
 
-    report = run("handle,followers,geo\n@Brew.Daily,10100,\n", state=AccountState.READY)
+    other = SocialAccountFactory(pool=old_pool, handle="cold.cup", follower_geos=["GB"])
+
+    report = run(
+        "handle,followers,geo\n@Brew.Daily,10100,\ncold.cup,7,us|ca\n", state=AccountState.READY
+    )
 
     account.refresh_from_db()
-    assert [u.handle for u in report.updated] == ["brew.daily"] and not report.added
+    other.refresh_from_db()
+    assert [u.handle for u in report.updated] == ["brew.daily", "cold.cup"] and not report.added
     assert (account.followers, account.follower_geos, account.state) == (10100, ["GB"], "warming")
     assert account.pool.name == "Coffee US"
-    assert SocialAccount.objects.count() == 1
+    assert (other.followers, other.follower_geos) == (7, ["US", "CA"])
+    assert SocialAccount.objects.count() == 2
 
 
 def test_leased_and_retired_accounts_are_refused_rather_than_touched():
