@@ -31,7 +31,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
 from .models import AccountEvent, AccountImport, AccountState, Pool, SocialAccount
@@ -489,11 +489,12 @@ def _insert_many(model, objs: list) -> None:
     fields = [
         f for f in meta.concrete_fields if not (f.primary_key and f.db_returning)
     ]  # leave database-generated keys (AutoField) to the database
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    sql = f"COPY {connection.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+    db = connections[model.objects.db]  # the wrapper itself, not the thread-local proxy
+    columns = ", ".join(db.ops.quote_name(f.column) for f in fields)
+    sql = f"COPY {db.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN"
+    with db.cursor() as cursor, cursor.cursor.copy(sql) as copy:
         for obj in objs:
-            copy.write_row([f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields])
+            copy.write_row([f.get_db_prep_save(f.pre_save(obj, True), db) for f in fields])
 
 
 def _accounts_update(rows, *, pool: Pool) -> None:
