@@ -343,6 +343,29 @@ class SocialAccountAdmin(ImportMixin, admin.ModelAdmin):
             "pool_names": Pool.objects.order_by("name").values_list("name", flat=True),
         }
 
+    def import_action(self, request, **kwargs):
+        response = super().import_action(request, **kwargs)
+        context = getattr(response, "context_data", None) or {}
+        form = context.get("form")
+        if context.get("result") is not None and not context.get("confirm_form"):
+            # Nothing can be confirmed from this preview: do not keep the upload.
+            stored = getattr(form.cleaned_data.get("import_file"), "tmp_storage_name", None)
+            if stored:
+                self.get_tmp_storage_class()(name=stored).remove()
+        return response
+
+    def process_import(self, request, **kwargs):
+        try:
+            return super().process_import(request, **kwargs)
+        except FileNotFoundError:  # confirmed twice, or the temporary file was cleaned
+            self.message_user(
+                request,
+                "This preview was already imported or has expired: nothing was imported. "
+                "Upload the file again.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(reverse("admin:leasing_socialaccount_import"))
+
     def process_result(self, result, request):
         if result.error or not result.report.written:
             self.message_user(

@@ -252,6 +252,11 @@ def test_import_previews_then_writes_on_confirm(client, ops):
     assert SocialAccount.objects.get(handle="brew.daily").followers == 9800
     assert AccountImport.objects.get().actor == ops
 
+    again = confirm(client, preview)  # the back button and a second click
+
+    assert "already imported or has expired" in text_of(again)
+    assert AccountImport.objects.count() == 1
+
 
 def test_import_with_refused_rows_offers_no_confirm_and_writes_nothing(client, ops):
     preview = upload(client, "handle,followers\ngood_one,5\nbad!,x\n")
