@@ -316,8 +316,15 @@ def _pool_save(pool: Pool | None, options: PoolOptions) -> Pool:
 # The service -------------------------------------------------------------------------
 
 
+LOOKUP_BATCH = 50_000  # handles per lookup; below PostgreSQL's 65,535 bind parameters
+
+
 def _lookup_batch() -> int:
-    return max(100, min(WRITE_BATCH, (connection.features.max_query_params or WRITE_BATCH) - 1))
+    """Few, large lookups: each one is an index probe per handle or one hashed scan, while
+    many small ones can each scan the table when its statistics predate a big import.
+    Databases with a parameter limit (SQLite: 999 or 32,766) get batches that fit it."""
+    limit = connection.features.max_query_params
+    return LOOKUP_BATCH if limit is None else max(100, min(LOOKUP_BATCH, limit - 10))
 
 
 def _existing(handles: list[str], *, lock: bool) -> dict[str, SocialAccount]:
