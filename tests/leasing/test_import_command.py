@@ -1,7 +1,10 @@
 """python manage.py import_accounts: output, exit codes, all-or-nothing, --skip-invalid."""
 
+import io
+
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError, call_command, execute_from_command_line
+from django.db import connections
 
 from leasing.models import AccountEvent, Pool, SocialAccount
 
@@ -14,20 +17,9 @@ MIXED = "handle,followers,geo\ncoffee_jo,12400,US\nbad handle,5,US\nlatte_lab,-1
 def import_file(tmp_path, text, *args):
     path = tmp_path / "accounts.csv"
     path.write_text(text, encoding="utf-8")
-    out, err = [], []
-
-    class Sink:
-        def __init__(self, lines):
-            self.lines = lines
-
-        def write(self, text):
-            self.lines.append(text)
-
-        def flush(self):
-            pass
-
-    call_command("import_accounts", str(path), *args, stdout=Sink(out), stderr=Sink(err))
-    return "".join(out)
+    out = io.StringIO()
+    call_command("import_accounts", str(path), *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
 
 
 def test_imports_a_file_into_a_new_pool_and_says_what_it_added(tmp_path):
@@ -115,3 +107,20 @@ def test_a_missing_or_non_utf8_file_is_refused(tmp_path):
     latin.write_bytes("handle,followers\ncafé_jo,1\n".encode("latin-1"))
     with pytest.raises(CommandError, match="not UTF-8"):
         call_command("import_accounts", str(latin), "--pool", "P", "--verticals", "coffee")
+
+
+def test_exit_status_is_1_when_refused_and_0_when_imported(tmp_path, capsys, monkeypatch):
+    # As `python manage.py` runs it; it closes connections when done, which would end the
+    # test's transaction, so closing is skipped here.
+    monkeypatch.setattr(connections, "close_all", lambda: None)
+    path = tmp_path / "accounts.csv"
+    path.write_text(MIXED)
+    argv = ["manage.py", "import_accounts", str(path), "--pool", "P", "--verticals", "coffee"]
+
+    with pytest.raises(SystemExit) as refused:
+        execute_from_command_line(argv)
+
+    assert refused.value.code == 1
+    assert "nothing was imported" in capsys.readouterr().err
+    execute_from_command_line([*argv, "--skip-invalid"])  # returns: exit status 0
+    assert SocialAccount.objects.count() == 1
