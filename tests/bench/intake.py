@@ -13,8 +13,8 @@ It prints each round and the medians: seconds, SQL statements, rows per second. 
 is an import under 60 s (PASS/MISS; never changes the exit status). The accounts a round
 created are deleted afterwards, so the database does not grow between runs.
 
-Run it alone with ``python -m tests.bench.run intake`` (``make bench`` runs it after the
-API benchmark).
+Run it alone with ``python -m tests.bench.run intake`` or ``BENCH_SECTION=intake``
+(``make bench`` runs it after the other sections), or ``python -m tests.bench.intake``.
 """
 
 import os

@@ -550,12 +550,13 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    # Sections: `api` (the default above) and `intake` (tests.bench.intake); no argument
-    # runs them all, e.g. `python -m tests.bench.run intake` runs the intake alone.
-    sections = sys.argv[1:] or ["api", "intake"]
-    status = main() if "api" in sections else 0
-    if status == 0 and "intake" in sections:
-        from tests.bench import intake
+    # The CSV intake section (tests.bench.intake): `python -m tests.bench.run intake` (or
+    # BENCH_SECTION=intake) runs it alone; a full run (no section named) ends with it.
+    from tests.bench import intake
 
+    if sys.argv[1:] == ["intake"] or os.environ.get("BENCH_SECTION") == "intake":
+        sys.exit(intake.main())
+    status = main()
+    if status == 0 and not sys.argv[1:] and not os.environ.get("BENCH_SECTION"):
         status = intake.main()
     sys.exit(status)
