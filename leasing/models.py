@@ -118,6 +118,33 @@ class AccountEvent(models.Model):
         return f"{self.account_id}: {self.from_state or '-'} -> {self.to_state}"
 
 
+class AccountImport(models.Model):
+    """One CSV intake that wrote to the inventory: who ran it, what it did, what it refused.
+
+    ``refused`` keeps the refused rows as ``[line, handle, reason]`` for the downloadable
+    report. Written by ``leasing.intake.accounts_import`` only; never edited.
+    """
+
+    pool = models.ForeignKey(Pool, on_delete=models.PROTECT, related_name="imports")
+    file_name = models.CharField(max_length=255, blank=True)
+    state = models.CharField(max_length=16, choices=AccountState.choices)
+    added = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    refused_count = models.PositiveIntegerField(default=0)
+    refused = models.JSONField(default=list, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
+    )
+    actor_label = models.CharField(max_length=150, help_text="A username, or 'system'.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Import {self.pk} into {self.pool}"
+
+
 class RequestStatus(models.TextChoices):
     REQUESTED = "requested", "Requested"
     ASSIGNED = "assigned", "Assigned"

@@ -2,7 +2,6 @@
 
 import re
 
-import langcodes
 import pycountry
 from django.core.validators import RegexValidator
 from rest_framework import serializers
@@ -23,6 +22,7 @@ from .models import (
     LeaseStatus,
     RequestStatus,
 )
+from .validators import COUNTRY_UNKNOWN, InvalidValue, country_code_check, language_tag_check
 
 PARTNER_REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 
@@ -31,7 +31,7 @@ COUNTRY_CODES = sorted(country.alpha_2 for country in pycountry.countries)
 
 
 class CountryCodeField(StrictCharField):
-    default_error_messages = {"country": "'{value}' is not an ISO 3166-1 alpha-2 country code."}
+    default_error_messages = {"country": COUNTRY_UNKNOWN}
     schema_enum = COUNTRY_CODES
 
     def __init__(self, **kwargs):
@@ -39,33 +39,16 @@ class CountryCodeField(StrictCharField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
-        value = super().to_internal_value(data).upper()
-        if len(value) != 2 or pycountry.countries.get(alpha_2=value) is None:
+        value = super().to_internal_value(data)
+        try:
+            return country_code_check(value)
+        except InvalidValue:
             self.fail("country", value=data)
-        return value
-
-
-# RFC 5646 section 2.1 "langtag" / "privateuse" / "grandfathered", case-insensitive.
-_LANGTAG = re.compile(
-    r"""
-    (?:[a-z]{2,3}(?:-[a-z]{3}){0,3}|[a-z]{4}|[a-z]{5,8})   # language, extlangs
-    (?:-[a-z]{4})?                                          # script
-    (?:-(?:[a-z]{2}|[0-9]{3}))?                             # region
-    (?:-(?:[a-z0-9]{5,8}|[0-9][a-z0-9]{3}))*                # variants
-    (?:-[a-wyz0-9](?:-[a-z0-9]{2,8})+)*                     # extensions
-    (?:-x(?:-[a-z0-9]{1,8})+)?                              # private use
-    |x(?:-[a-z0-9]{1,8})+
-    |en-gb-oed|i-(?:ami|bnn|default|enochian|hak|klingon|lux|mingo|navajo|pwn|tao|tay|tsu)
-    |sgn-(?:be-fr|be-nl|ch-de)|art-lojban|cel-gaulish|no-(?:bok|nyn)
-    |zh-(?:guoyu|hakka|min|min-nan|xiang)
-    """,
-    re.IGNORECASE | re.VERBOSE,
-)
 
 
 class LanguageTagField(StrictCharField):
-    """A BCP-47 tag: well-formed (``en_US`` is not) and made of registered subtags
-    (``english`` is well-formed but names no language, so no pool could ever match it)."""
+    """A BCP-47 tag, by the rules in ``leasing.validators.language_tag_check``: well-formed
+    (``en_US`` is not) and made of registered subtags (``english`` is not)."""
 
     # The shape of a tag for the OpenAPI document (language, script, region, variants,
     # extensions, private use); the registry check has no pattern.
@@ -75,18 +58,14 @@ class LanguageTagField(StrictCharField):
         "(?:-[A-WY-Za-wy-z0-9](?:-[A-Za-z0-9]{2,8})+)*(?:-[Xx](?:-[A-Za-z0-9]{1,8})+)?$"
     )
 
-    default_error_messages = {
-        "language": "'{value}' is not a well-formed BCP-47 language tag (e.g. en, pt-BR).",
-        "unknown": "'{value}' is well-formed but not a registered BCP-47 language tag.",
-    }
+    default_error_messages = {"language": "{message}"}
 
     def to_internal_value(self, data):
         value = super().to_internal_value(data)
-        if not _LANGTAG.fullmatch(value):
-            self.fail("language", value=data)
-        if not langcodes.tag_is_valid(value):
-            self.fail("unknown", value=data)
-        return value
+        try:
+            return language_tag_check(value)
+        except InvalidValue as exc:
+            self.fail("language", message=str(exc))
 
 
 class NicheIn(StrictSerializer):

@@ -446,33 +446,103 @@ def request_close(
     return lease_request
 
 
+@dataclass(frozen=True)
+class MoveRefusal:
+    account: SocialAccount
+    reason: str
+
+
+@dataclass(frozen=True)
+class MoveOutcome:
+    moved: list[SocialAccount]
+    refused: list[MoveRefusal]
+
+
+def _move_refusal(account: SocialAccount, to_state: str, leased_now: set[str]) -> str:
+    """Why ``account`` may not move to ``to_state``, or "" when it may."""
+    if to_state == AccountState.LEASED:
+        return "accounts are leased by allocating a request"
+    if account.state == to_state:
+        return f"already {account.get_state_display().lower()}"
+    if to_state not in ACCOUNT_MOVES.get(account.state, set()):
+        return (
+            f"cannot move from {account.get_state_display().lower()} to "
+            f"{AccountState(to_state).label.lower()}"
+        )
+    if account.pk in leased_now:
+        return "leased to a partner: end its lease first"
+    return ""
+
+
+def account_moves_check(accounts: list[SocialAccount], to_state: str) -> dict[str, str]:
+    """Why each account could not move to ``to_state`` now ("" when it could), for a
+    preview; ``account_moves_bulk`` checks again under lock."""
+    leased_ids = [a.pk for a in accounts if a.state == AccountState.LEASED]
+    leased_now = set(
+        Lease.objects.filter(social_account_id__in=leased_ids, status="assigned").values_list(
+            "social_account_id", flat=True
+        )
+        if leased_ids
+        else []
+    )
+    return {a.pk: _move_refusal(a, to_state, leased_now) for a in accounts}
+
+
+@transaction.atomic
+def account_moves_bulk(
+    *, accounts: Iterable[SocialAccount | str], to_state: str, actor, reason: str = ""
+) -> MoveOutcome:
+    """Move accounts to ``to_state`` where the move makes sense; refuse the others, each
+    with a reason. One transaction: the accounts are locked in pk order and re-checked,
+    the movable ones change in one UPDATE and each move is logged (AccountEvent) with
+    who, when and why. ``leased`` is entered only by ``allocation_assign``, and an account
+    with an active lease leaves ``leased`` only when that lease ends.
+    """
+    if to_state not in AccountState.values:
+        raise LeasingError(f"Unknown state {to_state!r}.")
+    ids = sorted({a.pk if isinstance(a, SocialAccount) else a for a in accounts})
+    locked = list(
+        SocialAccount.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk")
+    )
+    refusals = account_moves_check(locked, to_state)
+    moved, refused = [], []
+    for account in locked:
+        why = refusals[account.pk]
+        if why:
+            refused.append(MoveRefusal(account, why))
+        else:
+            moved.append(account)
+    if not moved:
+        return MoveOutcome(moved=[], refused=refused)
+
+    now = timezone.now()
+    from_states = {a.pk: a.state for a in moved}
+    moved_ids = list(from_states)
+    SocialAccount.objects.filter(pk__in=moved_ids).update(state=to_state, state_changed_at=now)
+    if to_state == AccountState.READY:
+        SocialAccount.objects.filter(pk__in=moved_ids, warmed_since__isnull=True).update(
+            warmed_since=now
+        )
+    for account in moved:
+        account.state, account.state_changed_at = to_state, now
+        if to_state == AccountState.READY and account.warmed_since is None:
+            account.warmed_since = now
+    _log_moves(moved, from_states=from_states, to_state=to_state, actor=actor, reason=reason)
+    return MoveOutcome(moved=moved, refused=refused)
+
+
 @transaction.atomic
 def account_move(
     *, account: SocialAccount, to_state: str, actor, reason: str = ""
 ) -> SocialAccount:
-    """Move an account to another state, if that move makes sense; logged with who/when.
+    """Move one account to another state, if that move makes sense; logged with who/when.
 
-    ``leased`` is entered only by ``allocation_assign``, and an account with an active
-    lease leaves ``leased`` only when that lease ends.
+    The rules are ``account_moves_bulk``'s; a refusal raises ``LeasingError``.
     """
-    account = SocialAccount.objects.select_for_update(of=("self",)).get(pk=account.pk)
-    if to_state not in ACCOUNT_MOVES.get(account.state, set()):
-        raise LeasingError(f"@{account.handle} cannot move from {account.state} to {to_state}.")
-    if to_state == AccountState.LEASED:
-        raise LeasingError("Accounts are leased by allocating a request.")
-    if account.state == AccountState.LEASED and account.leases.filter(status="assigned").exists():
-        raise LeasingError(f"@{account.handle} is leased: end its lease first.")
-    from_state = account.state
-    account.state = to_state
-    account.state_changed_at = timezone.now()
-    if to_state == AccountState.READY and account.warmed_since is None:
-        account.warmed_since = account.state_changed_at
-    account.save(update_fields=["state", "state_changed_at", "warmed_since"])
-    _log_moves(
-        [account],
-        from_states={account.pk: from_state},
-        to_state=to_state,
-        actor=actor,
-        reason=reason,
-    )
-    return account
+    outcome = account_moves_bulk(accounts=[account], to_state=to_state, actor=actor, reason=reason)
+    if outcome.refused:
+        refusal = outcome.refused[0]
+        raise LeasingError(f"@{refusal.account.handle}: {refusal.reason}.")
+    if not outcome.moved:
+        raise SocialAccount.DoesNotExist(f"No social account {account.pk}.")
+    return outcome.moved[0]

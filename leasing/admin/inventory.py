@@ -1,20 +1,427 @@
-"""The warmed inventory: pools and their social accounts."""
+"""The warmed inventory: pools, their social accounts, state moves and CSV intake.
 
-from django.contrib import admin
+Lists read as a person reads them (``12,400``, ``US, CA``); state changes only through
+the account actions (``account_moves_bulk``), each asking for a reason and logged; the
+CSV import (django-import-export's preview-then-confirm screens) runs
+``leasing.intake.accounts_import``, the command's service, so both refuse the same rows.
+"""
 
-from ..models import Pool, SocialAccount
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+from import_export.admin import ImportMixin
+
+from layers_ops.csv_export import csv_response
+
+from ..intake import social_account_add
+from ..models import AccountEvent, AccountImport, AccountState, Pool, SocialAccount
+from ..services import account_moves_bulk, account_moves_check
+from ..validators import list_display_text
+from .intake_admin import AccountIntakeResource, IntakeCSV
+from .inventory_forms import (
+    AccountConfirmImportForm,
+    AccountImportForm,
+    MoveForm,
+    PoolForm,
+    SocialAccountForm,
+)
+
+
+def _day(moment) -> str:
+    return date_format(timezone.localtime(moment), "M j, Y") if moment else "-"
+
+
+STATE_COLUMNS = [
+    AccountState.WARMING,
+    AccountState.READY,
+    AccountState.LEASED,
+    AccountState.COOLDOWN,
+    AccountState.RETIRED,
+]
+
+
+def _count_column(state):
+    @admin.display(description=AccountState(state).label.lower(), ordering=f"n_{state}")
+    def column(self, pool):
+        count = getattr(pool, f"n_{state}")
+        if not count:
+            return "0"
+        url = reverse("admin:leasing_socialaccount_changelist")
+        return format_html(
+            '<a href="{}?pool__id__exact={}&state__exact={}">{}</a>',
+            url,
+            pool.pk,
+            state,
+            f"{count:,}",
+        )
+
+    column.__name__ = f"count_{state}"
+    return column
 
 
 @admin.register(Pool)
 class PoolAdmin(admin.ModelAdmin):
-    list_display = ["name", "tags", "language", "geos", "created_at"]
-    search_fields = ["name"]
+    form = PoolForm
+    list_display = [
+        "name",
+        "verticals",
+        "language",
+        "geo_list",
+        *[f"count_{state}" for state in STATE_COLUMNS],
+    ]
+    search_fields = ["name", "notes"]
+    fieldsets = [
+        (None, {"fields": ["name", "tags", "language", "geos", "notes"]}),
+        ("Accounts", {"fields": ["accounts_by_state", "created_at"]}),
+    ]
+    readonly_fields = ["accounts_by_state", "created_at"]
+
+    count_warming = _count_column(AccountState.WARMING)
+    count_ready = _count_column(AccountState.READY)
+    count_leased = _count_column(AccountState.LEASED)
+    count_cooldown = _count_column(AccountState.COOLDOWN)
+    count_retired = _count_column(AccountState.RETIRED)
+
+    def get_queryset(self, request):
+        counts = {
+            f"n_{state}": Count("accounts", filter=Q(accounts__state=state))
+            for state in STATE_COLUMNS
+        }
+        return super().get_queryset(request).annotate(**counts)
+
+    @admin.display(description="verticals")
+    def verticals(self, pool):
+        return list_display_text(pool.tags)
+
+    @admin.display(description="geos")
+    def geo_list(self, pool):
+        return list_display_text(pool.geos, " ")
+
+    @admin.display(description="accounts by state")
+    def accounts_by_state(self, pool):
+        if pool.pk is None:
+            return "-"
+        url = reverse("admin:leasing_socialaccount_changelist")
+        return format_html_join(
+            ", ",
+            '<a href="{}?pool__id__exact={}&state__exact={}">{} {}</a>',
+            (
+                (url, pool.pk, state, f"{getattr(pool, f'n_{state}'):,}", state)
+                for state in STATE_COLUMNS
+            ),
+        )
+
+
+class AccountEventInline(admin.TabularInline):
+    """The account's history: every state move, who made it, when and why. Read-only."""
+
+    model = AccountEvent
+    fields = ["when", "move", "by", "reason"]
+    readonly_fields = fields
+    template = "admin/leasing/socialaccount/history_inline.html"
+    extra = 0
+    can_delete = False
+    verbose_name = "state move"
+    verbose_name_plural = "History"
+    ordering = ["-created_at", "-pk"]
+
+    @admin.display(description="when")
+    def when(self, event):
+        return date_format(timezone.localtime(event.created_at), "M j, Y, H:i")
+
+    @admin.display(description="by")
+    def by(self, event):
+        return event.actor_label
+
+    @admin.display(description="move")
+    def move(self, event):
+        if not event.from_state:
+            return f"added as {event.get_to_state_display().lower()}"
+        return f"{event.get_from_state_display()} → {event.get_to_state_display()}"
+
+    def has_view_permission(self, request, obj=None):
+        # Part of the account: whoever may see the account sees its history.
+        return request.user.has_perm("leasing.view_socialaccount")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# The actions: (name, target state, label, verb for messages)
+MOVES = [
+    ("mark_ready", AccountState.READY, "Mark ready", "marked ready"),
+    ("back_to_warming", AccountState.WARMING, "Back to warming", "sent back to warming"),
+    ("send_to_cooldown", AccountState.COOLDOWN, "Send to cooldown", "sent to cooldown"),
+    ("retire", AccountState.RETIRED, "Retire", "retired"),
+]
+
+
+def _move_action(name, to_state, label, verb):
+    def action(modeladmin, request, queryset):
+        return modeladmin.move_view(request, queryset, name, to_state, label, verb)
+
+    action.__name__ = name
+    return admin.action(description=f"{label}…", permissions=["change"])(action)
 
 
 @admin.register(SocialAccount)
-class SocialAccountAdmin(admin.ModelAdmin):
-    list_display = ["handle", "id", "pool", "state", "followers", "follower_geos"]
+class SocialAccountAdmin(ImportMixin, admin.ModelAdmin):
+    form = SocialAccountForm
+    list_display = [
+        "account",
+        "pool",
+        "state",
+        "follower_count",
+        "geo_list",
+        "warmed",
+        "in_state_since",
+    ]
+    list_display_links = ["account"]
     list_select_related = ["pool"]
     list_filter = ["state", "pool"]
     search_fields = ["handle", "id"]
-    readonly_fields = ["id", "platform", "created_at"]
+    readonly_fields = ["id", "platform", "state", "state_changed_at", "created_at"]
+    fieldsets = [
+        (None, {"fields": ["handle", "platform", "id", "pool"]}),
+        ("Audience", {"fields": ["followers", "follower_geos"]}),
+        (
+            "State",
+            {
+                "fields": ["state", "state_changed_at", "warmed_since", "created_at"],
+                "description": "State moves only through the actions on the account list "
+                "(mark ready, back to warming, send to cooldown, retire); leasing happens "
+                "by allocating a request.",
+            },
+        ),
+    ]
+    inlines = [AccountEventInline]
+    actions = [_move_action(*move) for move in MOVES]
+
+    # CSV intake (django-import-export): one format, one resource, our forms and pages.
+    formats = [IntakeCSV]
+    resource_classes = [AccountIntakeResource]
+    import_form_class = AccountImportForm
+    confirm_form_class = AccountConfirmImportForm
+    import_template_name = "admin/leasing/socialaccount/import.html"
+    import_export_change_list_template = "admin/leasing/socialaccount/change_list.html"
+    skip_admin_log = True  # the import is logged once, as an AccountImport, not per row
+
+    @admin.display(description="account", ordering="handle")
+    def account(self, obj):
+        return f"@{obj.handle}"
+
+    @admin.display(description="followers", ordering="followers")
+    def follower_count(self, obj):
+        return f"{obj.followers:,}"
+
+    @admin.display(description="follower geos")
+    def geo_list(self, obj):
+        return list_display_text(obj.follower_geos) or "-"
+
+    @admin.display(description="warmed", ordering="warmed_since")
+    def warmed(self, obj):
+        return _day(obj.warmed_since)
+
+    @admin.display(description="state since", ordering="state_changed_at")
+    def in_state_since(self, obj):
+        return _day(obj.state_changed_at)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:  # adding: a new account starts warming, with no history yet
+            return [(None, {"fields": ["handle", "pool", "followers", "follower_geos"]})]
+        return super().get_fieldsets(request, obj)
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        added = social_account_add(
+            pool=obj.pool,
+            handle=obj.handle,
+            followers=obj.followers,
+            follower_geos=obj.follower_geos,
+            actor=request.user,
+        )
+        obj.pk = added.pk
+        obj._state = added._state
+        obj.state, obj.created_at = added.state, added.created_at
+
+    # State moves --------------------------------------------------------------------
+
+    def move_view(self, request, queryset, name, to_state, label, verb):
+        """The intermediate page of a move action: asks why, then moves what it can."""
+        accounts = list(queryset.select_related("pool").order_by("handle"))
+        form = MoveForm(request.POST if request.POST.get("confirm") == "yes" else None)
+        if form.is_bound and form.is_valid():
+            outcome = account_moves_bulk(
+                accounts=accounts,
+                to_state=to_state,
+                actor=request.user,
+                reason=form.cleaned_data["reason"],
+            )
+            self._report_moves(request, outcome, verb)
+            return None  # back to the change list
+        refusals = account_moves_check(accounts, to_state)
+        movable = sum(1 for why in refusals.values() if not why)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{label}: {len(accounts)} account(s) selected",
+            "rows": [(account, refusals[account.pk]) for account in accounts],
+            "movable": movable,
+            "opts": self.opts,
+            "form": form,
+            "accounts": accounts,
+            "action_name": name,
+            "label": label,
+            "to_state": AccountState(to_state).label.lower(),
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "media": self.media,
+        }
+        return TemplateResponse(request, "admin/leasing/socialaccount/move.html", context)
+
+    def _report_moves(self, request, outcome, verb):
+        if outcome.moved:
+            names = ", ".join(f"@{a.handle}" for a in outcome.moved[:20])
+            more = f" and {len(outcome.moved) - 20} more" if len(outcome.moved) > 20 else ""
+            self.message_user(
+                request,
+                f"{len(outcome.moved)} account(s) {verb}: {names}{more}.",
+                messages.SUCCESS,
+            )
+        if outcome.refused:
+            details = "; ".join(f"@{r.account.handle}: {r.reason}" for r in outcome.refused[:20])
+            more = f"; and {len(outcome.refused) - 20} more" if len(outcome.refused) > 20 else ""
+            self.message_user(
+                request,
+                f"{len(outcome.refused)} account(s) could not be {verb}: {details}{more}.",
+                messages.WARNING,
+            )
+
+    # CSV intake ---------------------------------------------------------------------
+
+    def has_import_permission(self, request):
+        """Ops (who may add and change accounts) and superusers; not Finance."""
+        return request.user.has_perms(["leasing.add_socialaccount", "leasing.change_socialaccount"])
+
+    def get_import_data_kwargs(self, request, *args, **kwargs):
+        form = kwargs.pop("form", None)
+        return {**kwargs, **(form.intake_options() if form is not None else {})}
+
+    def get_confirm_form_initial(self, request, import_form):
+        initial = super().get_confirm_form_initial(request, import_form)
+        if import_form is not None:
+            initial.update(
+                {name: import_form.cleaned_data[name] for name in import_form.OPTION_FIELDS}
+            )
+        return initial
+
+    def add_data_read_fail_error_to_form(self, form, e):
+        if isinstance(e, UnicodeDecodeError):
+            form.add_error("import_file", "This file is not UTF-8 text: save it as CSV UTF-8.")
+        else:
+            form.add_error("import_file", str(e))
+
+    def get_import_context_data(self, **kwargs):
+        return {
+            **super().get_import_context_data(**kwargs),
+            "pool_names": Pool.objects.order_by("name").values_list("name", flat=True),
+        }
+
+    def import_action(self, request, **kwargs):
+        response = super().import_action(request, **kwargs)
+        context = getattr(response, "context_data", None) or {}
+        form = context.get("form")
+        if context.get("result") is not None and not context.get("confirm_form"):
+            # Nothing can be confirmed from this preview: do not keep the upload.
+            stored = getattr(form.cleaned_data.get("import_file"), "tmp_storage_name", None)
+            if stored:
+                self.get_tmp_storage_class()(name=stored).remove()
+        return response
+
+    def process_import(self, request, **kwargs):
+        try:
+            return super().process_import(request, **kwargs)
+        except FileNotFoundError:  # confirmed twice, or the temporary file was cleaned
+            self.message_user(
+                request,
+                "This preview was already imported or has expired: nothing was imported. "
+                "Upload the file again.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(reverse("admin:leasing_socialaccount_import"))
+
+    def process_result(self, result, request):
+        if result.error or not result.report.written:
+            self.message_user(
+                request,
+                f"Nothing was imported: {result.error or 'some rows were refused.'}",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(reverse("admin:leasing_socialaccount_import"))
+        record = result.report.record
+        self.log_change(request, record.pool, f"Imported accounts (import {record.pk})")
+        self.message_user(
+            request,
+            f"Imported into {record.pool}: {record.added:,} added, {record.updated:,} "
+            f"updated, {record.refused_count:,} refused.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(
+            reverse("admin:leasing_socialaccount_import_result", args=[record.pk])
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "import/<int:pk>/",
+                self.admin_site.admin_view(self.import_result_view),
+                name="leasing_socialaccount_import_result",
+            ),
+            path(
+                "import/<int:pk>/refused.csv",
+                self.admin_site.admin_view(self.import_refused_csv_view),
+                name="leasing_socialaccount_import_refused",
+            ),
+            *super().get_urls(),
+        ]
+
+    def import_result_view(self, request, pk):
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        record = get_object_or_404(AccountImport.objects.select_related("pool"), pk=pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Import {record.pk} into {record.pool}",
+            "opts": self.opts,
+            "record": record,
+            "refused": record.refused[:500],
+        }
+        return TemplateResponse(request, "admin/leasing/socialaccount/import_result.html", context)
+
+    def import_refused_csv_view(self, request, pk):
+        """The refused rows of an import (line, handle, reason), as a spreadsheet reads."""
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        record = get_object_or_404(AccountImport, pk=pk)
+        stamp = timezone.localtime(record.created_at).strftime("%Y%m%d-%H%M")
+        return csv_response(
+            f"import-{record.pk}-refused-{stamp}.csv",
+            ["line", "handle", "reason"],
+            (tuple(row) for row in record.refused),
+        )

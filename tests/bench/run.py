@@ -680,4 +680,13 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # The CSV intake section (tests.bench.intake): `python -m tests.bench.run intake` (or
+    # BENCH_SECTION=intake) runs it alone; a full run (no section named) ends with it.
+    from tests.bench import intake
+
+    if sys.argv[1:] == ["intake"] or os.environ.get("BENCH_SECTION") == "intake":
+        sys.exit(intake.main())
+    status = main()
+    if status == 0 and not sys.argv[1:] and not os.environ.get("BENCH_SECTION"):
+        status = intake.main()
+    sys.exit(status)

@@ -1,0 +1,568 @@
+"""CSV intake of hand-warmed accounts into a pool.
+
+One service, ``accounts_import``, is shared by the admin import (preview, then confirm)
+and the ``import_accounts`` command, so both add, update and refuse the same rows.
+
+The file: a header row naming ``handle`` and ``followers`` (and optionally ``geo``), then
+one account per line; ``geo`` lists the follower countries as ``US|CA``. Empty lines are
+ignored, a UTF-8 BOM and CRLF line ends are tolerated. Line numbers in reports are the
+file's own (the header is line 1).
+
+What a row does:
+
+* a new handle is added to the pool in the state asked (``ready`` by default), with an
+  AccountEvent saying who imported it;
+* a handle already known (TikTok handles are case-insensitive and stored lower-case) is
+  updated: followers, follower geos (kept when the row gives none) and pool. Its state
+  never changes here (the account actions move states). An account that is ``leased``
+  (a partner holds it) or ``retired`` is refused rather than touched;
+* a row is refused, with its line and reason, for: a missing or malformed handle, followers
+  that are not a whole number of zero or more, an unknown country code, a handle already
+  seen earlier in the file, or a leased/retired account.
+
+A file with any refused row changes nothing (not even the pool) unless ``skip_invalid``;
+then the good rows are written and the refused ones reported. Writes are bulk (batches,
+one transaction), so 100,000 rows take seconds, not a save per row.
+"""
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, connection, connections, transaction
+from django.utils import timezone
+
+from .models import AccountEvent, AccountImport, AccountState, Pool, SocialAccount
+from .validators import (
+    InvalidValue,
+    country_code_check,
+    country_codes_parse,
+    language_tag_check,
+    tags_parse,
+)
+
+COLUMNS = ("handle", "followers", "geo")
+REQUIRED_COLUMNS = ("handle", "followers")
+HANDLE = re.compile(r"[a-z0-9_.]{2,24}")
+WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+FOLLOWERS_MAX = 2_147_483_647  # PositiveIntegerField on every database
+INTAKE_STATES = (AccountState.READY, AccountState.WARMING)
+UNTOUCHABLE = {
+    AccountState.LEASED: "leased to a partner: update it after its lease ends",
+    AccountState.RETIRED: "retired: not updated",
+}
+PLATFORM = "tiktok"
+WRITE_BATCH = 2000
+SYSTEM_ACTOR = "system"
+
+
+class IntakeError(Exception):
+    """The file or the options cannot be imported at all; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class IntakeRow:
+    line: int
+    handle: str
+    followers: str
+    geo: str = ""
+    extra_cells: bool = False
+
+
+@dataclass(frozen=True)
+class Added:
+    line: int
+    handle: str
+    followers: int
+    geos: list[str]
+
+
+@dataclass(frozen=True)
+class Updated:
+    line: int
+    handle: str
+    followers: int
+    geos: list[str]
+    account_id: str
+    state: str
+    followers_before: int
+    pool_before: str
+    pool_moved: bool
+
+
+@dataclass(frozen=True)
+class Refusal:
+    line: int
+    handle: str
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    pool_name: str
+    pool_created: bool
+    state: str
+    skip_invalid: bool
+    added: list[Added] = field(default_factory=list)
+    updated: list[Updated] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
+    written: bool = False
+    record: AccountImport | None = None
+
+    @property
+    def importable(self) -> int:
+        """Rows that are (or would be) written: added plus updated."""
+        return len(self.added) + len(self.updated)
+
+    @property
+    def refused_whole_file(self) -> bool:
+        """True when refusals stop the whole import (no ``skip_invalid``)."""
+        return bool(self.refused) and not self.skip_invalid
+
+
+# Reading the file ------------------------------------------------------------------------
+
+
+def rows_read(text: str) -> list[IntakeRow]:
+    """The rows of a CSV text, with their line numbers; the header is checked here."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    reader = csv.reader(io.StringIO(text, newline=""))
+    index = None
+    rows = []
+    try:
+        for record in reader:
+            if not any(cell.strip() for cell in record):
+                continue
+            if index is None:
+                index = _header_index(record)
+                continue
+            cells = {
+                name: record[i].strip() if i < len(record) else "" for name, i in index.items()
+            }
+            rows.append(
+                IntakeRow(
+                    line=reader.line_num,
+                    handle=cells["handle"],
+                    followers=cells["followers"],
+                    geo=cells.get("geo", ""),
+                    extra_cells=any(cell.strip() for cell in record[len(index) :]),
+                )
+            )
+    except csv.Error as exc:
+        raise IntakeError(f"Line {reader.line_num} cannot be read as CSV: {exc}.") from None
+    if index is None:
+        raise IntakeError("The file is empty: it needs a header row, handle,followers[,geo].")
+    return rows
+
+
+def _header_index(record: list[str]) -> dict[str, int]:
+    names = [cell.strip().lower() for cell in record]
+    while names and not names[-1]:
+        names.pop()
+    missing = [name for name in REQUIRED_COLUMNS if name not in names]
+    if missing:
+        raise IntakeError(
+            "The first line must be a header naming the columns handle,followers[,geo]; "
+            f"it reads {','.join(record)!r}."
+        )
+    unknown = [name for name in names if name not in COLUMNS]
+    if unknown:
+        raise IntakeError(
+            f"Unknown column(s) {', '.join(repr(n) for n in unknown)}: the columns are "
+            "handle, followers and geo."
+        )
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise IntakeError(f"Column(s) named twice: {', '.join(repeated)}.")
+    return {name: i for i, name in enumerate(names)}
+
+
+# Checking one row --------------------------------------------------------------------
+
+
+class RowRefused(Exception):
+    pass
+
+
+def handle_clean(raw: str) -> str:
+    handle = raw.strip()
+    if handle.startswith("@"):
+        handle = handle[1:]
+    if not handle:
+        raise RowRefused("missing handle")
+    handle = handle.lower()
+    if not HANDLE.fullmatch(handle):
+        raise RowRefused("bad handle: use 2-24 letters, digits, underscores or periods")
+    return handle
+
+
+def followers_clean(raw: str) -> int:
+    if not raw:
+        raise RowRefused("missing followers")
+    if not WHOLE_NUMBER.fullmatch(raw):
+        raise RowRefused(f"followers must be a whole number, not {raw!r}")
+    followers = int(raw)
+    if followers < 0:
+        raise RowRefused(f"followers cannot be negative ({raw})")
+    if followers > FOLLOWERS_MAX:
+        raise RowRefused(f"followers too large ({raw})")
+    return followers
+
+
+def geos_clean(raw: str) -> list[str]:
+    codes, unknown = [], []
+    for part in raw.split("|"):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            codes.append(country_code_check(part))
+        except InvalidValue:
+            unknown.append(part)
+    if unknown:
+        names = ", ".join(repr(code) for code in unknown)
+        raise RowRefused(f"unknown country code{'s' if len(unknown) > 1 else ''} {names}")
+    return list(dict.fromkeys(codes))
+
+
+@dataclass(frozen=True)
+class _Clean:
+    row: IntakeRow
+    handle: str
+    followers: int
+    geos: list[str]
+
+
+def _rows_check(rows: list[IntakeRow]) -> tuple[list[_Clean], list[Refusal]]:
+    clean, refused = [], []
+    first_line: dict[str, int] = {}
+    for row in rows:
+        try:
+            if row.extra_cells:
+                raise RowRefused("more cells than the header names")
+            handle = handle_clean(row.handle)
+            if handle in first_line:
+                raise RowRefused(f"duplicate handle: already on line {first_line[handle]}")
+            first_line[handle] = row.line
+            clean.append(_Clean(row, handle, followers_clean(row.followers), geos_clean(row.geo)))
+        except RowRefused as refusal:
+            refused.append(Refusal(row.line, row.handle, str(refusal)))
+    return clean, refused
+
+
+# The pool ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PoolOptions:
+    name: str
+    verticals: list[str] | None
+    language: str | None
+    geos: list[str] | None
+
+
+def pool_options_clean(
+    *, pool_name: str, verticals=None, language: str | None = None, geos=None
+) -> PoolOptions:
+    """Pool name and, when given, verticals, language and geos, checked and normalised.
+    ``verticals`` and ``geos`` may be text (``"coffee, food"``, ``"US CA"``) or lists."""
+    name = " ".join((pool_name or "").split())
+    if not name:
+        raise IntakeError("Name the pool the accounts go into.")
+    if len(name) > Pool._meta.get_field("name").max_length:
+        raise IntakeError("A pool name is at most 120 characters.")
+    try:
+        if verticals is not None:
+            verticals = tags_parse(verticals if isinstance(verticals, str) else ",".join(verticals))
+        if language:
+            language = language_tag_check(language.strip())
+        if geos is not None:
+            geos = country_codes_parse(geos if isinstance(geos, str) else " ".join(geos))
+    except InvalidValue as exc:
+        raise IntakeError(str(exc)) from None
+    return PoolOptions(name, verticals or None, language or None, geos)
+
+
+def _pool_get(options: PoolOptions, *, lock: bool) -> Pool | None:
+    pools = Pool.objects.select_for_update() if lock else Pool.objects
+    return pools.filter(name=options.name).first()
+
+
+def _pool_save(pool: Pool | None, options: PoolOptions) -> Pool:
+    if pool is None:
+        return Pool.objects.create(
+            name=options.name,
+            tags=options.verticals or [],
+            language=options.language or "",
+            geos=options.geos or [],
+        )
+    changed = []
+    for attribute, value in (
+        ("tags", options.verticals),
+        ("language", options.language),
+        ("geos", options.geos),
+    ):
+        if value is not None and getattr(pool, attribute) != value:
+            setattr(pool, attribute, value)
+            changed.append(attribute)
+    if changed:
+        pool.save(update_fields=changed)
+    return pool
+
+
+# The service -------------------------------------------------------------------------
+
+
+LOOKUP_BATCH = 50_000  # handles per lookup; below PostgreSQL's 65,535 bind parameters
+
+
+def _lookup_batch() -> int:
+    """Few, large lookups: each one is an index probe per handle or one hashed scan, while
+    many small ones can each scan the table when its statistics predate a big import.
+    Databases with a parameter limit (SQLite: 999 or 32,766) get batches that fit it."""
+    limit = connection.features.max_query_params
+    return LOOKUP_BATCH if limit is None else max(100, min(LOOKUP_BATCH, limit - 10))
+
+
+def _existing(handles: list[str], *, lock: bool) -> dict[str, SocialAccount]:
+    """Known accounts by handle. With ``lock``, rows are locked in pk order (the order
+    every leasing service locks accounts in), so intake never deadlocks an allocation."""
+    batch = _lookup_batch()
+    found: dict[str, str] = {}
+    for start in range(0, len(handles), batch):
+        found.update(
+            SocialAccount.objects.filter(
+                platform=PLATFORM, handle__in=handles[start : start + batch]
+            ).values_list("handle", "pk")
+        )
+    if not found:
+        return {}
+    pks = sorted(found.values())
+    accounts: dict[str, SocialAccount] = {}
+    queryset = SocialAccount.objects.select_related("pool").only(
+        "pk", "handle", "state", "followers", "follower_geos", "pool", "pool__name"
+    )
+    if lock:
+        queryset = queryset.select_for_update(of=("self",))
+    for start in range(0, len(pks), batch):
+        for account in queryset.filter(pk__in=pks[start : start + batch]).order_by("pk"):
+            accounts[account.handle] = account
+    return accounts
+
+
+def accounts_import(
+    *,
+    rows: list[IntakeRow],
+    pool_name: str,
+    verticals=None,
+    language: str | None = None,
+    geos=None,
+    state: str = AccountState.READY,
+    skip_invalid: bool = False,
+    actor=None,
+    file_name: str = "",
+    dry_run: bool = False,
+) -> ImportReport:
+    """Add or update the rows' accounts in the named pool (created if new, its verticals,
+    language and geos updated when given); see the module docstring for the rules.
+
+    ``dry_run`` plans without writing: the admin's preview. Otherwise one transaction,
+    which writes nothing when a row is refused and ``skip_invalid`` is off. Raises
+    ``IntakeError`` for options that cannot work (unknown state, a new pool without
+    verticals, a bad language or country code).
+    """
+    if state not in INTAKE_STATES:
+        raise IntakeError("Imported accounts start as ready or warming.")
+    options = pool_options_clean(
+        pool_name=pool_name, verticals=verticals, language=language, geos=geos
+    )
+    with transaction.atomic():
+        pool = _pool_get(options, lock=not dry_run)
+        if pool is None and not options.verticals:
+            raise IntakeError(
+                f"Pool {options.name!r} is new: give its verticals (e.g. coffee, food)."
+            )
+        report = ImportReport(
+            pool_name=options.name,
+            pool_created=pool is None,
+            state=state,
+            skip_invalid=skip_invalid,
+        )
+        clean, report.refused = _rows_check(rows)
+        existing = _existing([c.handle for c in clean], lock=not dry_run)
+        new_rows, update_rows = [], []
+        for row in clean:
+            account = existing.get(row.handle)
+            if account is None:
+                new_rows.append(row)
+            elif account.state in UNTOUCHABLE:
+                report.refused.append(
+                    Refusal(
+                        row.row.line,
+                        row.row.handle,
+                        f"@{row.handle} is {UNTOUCHABLE[account.state]}",
+                    )
+                )
+            else:
+                update_rows.append((row, account))
+        report.refused.sort(key=lambda refusal: refusal.line)
+        report.added = [Added(r.row.line, r.handle, r.followers, r.geos) for r in new_rows]
+        report.updated = [
+            Updated(
+                line=r.row.line,
+                handle=r.handle,
+                followers=r.followers,
+                geos=r.geos or list(account.follower_geos),
+                account_id=account.pk,
+                state=account.state,
+                followers_before=account.followers,
+                pool_before=account.pool.name,
+                pool_moved=account.pool.name != options.name,
+            )
+            for r, account in update_rows
+        ]
+        if dry_run or report.refused_whole_file:
+            return report
+
+        pool = _pool_save(pool, options)
+        try:
+            with transaction.atomic():
+                new_accounts = _accounts_add(new_rows, pool=pool, state=state, actor=actor)
+        except IntegrityError:
+            raise IntakeError(
+                "Some of these handles were added by someone else while the import ran; "
+                "nothing was written. Run it again."
+            ) from None
+        _accounts_update(update_rows, pool=pool)
+        report.record = AccountImport.objects.create(
+            pool=pool,
+            file_name=file_name[:255],
+            state=state,
+            added=len(new_accounts),
+            updated=len(update_rows),
+            refused_count=len(report.refused),
+            refused=[[r.line, r.handle, r.reason] for r in report.refused],
+            actor=actor,
+            actor_label=actor.get_username() if actor is not None else SYSTEM_ACTOR,
+        )
+        report.written = True
+        return report
+
+
+def _accounts_add(rows: list[_Clean], *, pool: Pool, state: str, actor) -> list[SocialAccount]:
+    now = timezone.now()
+    accounts = [
+        SocialAccount(
+            pool=pool,
+            platform=PLATFORM,
+            handle=row.handle,
+            followers=row.followers,
+            follower_geos=row.geos,
+            state=state,
+            state_changed_at=now,
+            warmed_since=now if state == AccountState.READY else None,
+        )
+        for row in rows
+    ]
+    label = actor.get_username() if actor is not None else SYSTEM_ACTOR
+    events = [
+        AccountEvent(
+            account_id=account.pk,
+            from_state="",
+            to_state=state,
+            actor=actor,
+            actor_label=label,
+            reason=f"Imported into {pool.name}",
+        )
+        for account in accounts
+    ]
+    _insert_many(SocialAccount, accounts)
+    _insert_many(AccountEvent, events)
+    return accounts
+
+
+def _insert_many(model, objs: list) -> None:
+    """INSERT ``objs`` in bulk. On PostgreSQL with a COPY of the values ``bulk_create``
+    would send (each field's ``pre_save`` and ``get_db_prep_save``), several times faster
+    for large batches; elsewhere ``bulk_create`` in batches. Primary keys must be set by
+    the caller or be database-generated (then they are not read back)."""
+    if connection.vendor != "postgresql" or not objs:
+        model.objects.bulk_create(objs, batch_size=WRITE_BATCH)
+        return
+    meta = model._meta
+    fields = [
+        f for f in meta.concrete_fields if not (f.primary_key and f.db_returning)
+    ]  # leave database-generated keys (AutoField) to the database
+    db = connections[model.objects.db]  # the wrapper itself, not the thread-local proxy
+    columns = ", ".join(db.ops.quote_name(f.column) for f in fields)
+    sql = f"COPY {db.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN"
+    with db.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for obj in objs:
+            copy.write_row([f.get_db_prep_save(f.pre_save(obj, True), db) for f in fields])
+
+
+def _accounts_update(rows, *, pool: Pool) -> None:
+    changed = []
+    for row, account in rows:
+        geos = row.geos or account.follower_geos
+        if (account.followers, account.follower_geos, account.pool_id) != (
+            row.followers,
+            geos,
+            pool.pk,
+        ):
+            account.followers, account.follower_geos, account.pool = row.followers, geos, pool
+            changed.append(account)
+    if connection.vendor == "postgresql":
+        for start in range(0, len(changed), WRITE_BATCH):
+            _update_from_values(changed[start : start + WRITE_BATCH], pool=pool)
+    else:
+        SocialAccount.objects.bulk_update(
+            changed, ["followers", "follower_geos", "pool"], batch_size=WRITE_BATCH // 2
+        )
+
+
+def _update_from_values(accounts: list[SocialAccount], *, pool: Pool) -> None:
+    """One ``UPDATE ... FROM (VALUES ...)`` per batch: PostgreSQL joins the new values
+    on the primary key, where ``bulk_update``'s CASE per column is quadratic in the batch."""
+    meta = SocialAccount._meta
+    column = {name: meta.get_field(name).column for name in ("followers", "follower_geos", "pool")}
+    values = ", ".join(["(%s, %s, %s::jsonb)"] * len(accounts))
+    sql = (
+        f'UPDATE "{meta.db_table}" AS a SET "{column["followers"]}" = v.followers, '
+        f'"{column["follower_geos"]}" = v.geos, "{column["pool"]}" = %s '
+        f"FROM (VALUES {values}) AS v(id, followers, geos) "
+        f'WHERE a."{meta.pk.column}" = v.id'
+    )
+    params = [pool.pk]
+    for account in accounts:
+        params += [account.pk, account.followers, json.dumps(account.follower_geos)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+@transaction.atomic
+def social_account_add(
+    *, pool: Pool, handle: str, followers: int, follower_geos: list[str], actor
+) -> SocialAccount:
+    """One account added by hand: it starts warming, and its history says who added it."""
+    account = SocialAccount.objects.create(
+        pool=pool,
+        platform=PLATFORM,
+        handle=handle_clean(handle),
+        followers=followers,
+        follower_geos=follower_geos,
+        state=AccountState.WARMING,
+        state_changed_at=timezone.now(),
+    )
+    AccountEvent.objects.create(
+        account=account,
+        from_state="",
+        to_state=AccountState.WARMING,
+        actor=actor,
+        actor_label=actor.get_username() if actor is not None else SYSTEM_ACTOR,
+        reason="Added by hand",
+    )
+    return account

@@ -1,0 +1,165 @@
+"""An ops person loads warmed accounts from a CSV and moves them, in a real browser.
+
+Screenshots (1366 px wide) of each page go to ``E2E_SHOTS_DIR`` (default
+``.e2e-artifacts/inventory``), so the pages can be looked at after a run.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group
+
+from leasing.models import AccountEvent, SocialAccount
+from leasing.roles import OPS
+from tests.factories import LeaseFactory, PoolFactory, SocialAccountFactory, UserFactory
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "correct horse battery staple"
+SHOTS = Path(os.environ.get("E2E_SHOTS_DIR", ".e2e-artifacts/inventory"))
+
+CSV = (
+    "handle,followers,geo\r\n"
+    "@coffee_jo,12400,US|CA\r\n"
+    "brew.daily,9800,GB\r\n"
+    "latte.lab,15250,US\r\n"
+    "\r\n"
+    "espresso em,3100,US\r\n"
+    "cold_brew_co,-20,US\r\n"
+    "pour_over_pat,8800,US|XX\r\n"
+    "@Coffee_Jo,500,US\r\n"
+)
+
+
+@pytest.fixture
+def wide_page(browser):
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def shot(page, name):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def log_in_as_ops(page, live_server):
+    user = UserFactory(username="dana.ops")
+    user.set_password(PASSWORD)
+    user.save()
+    user.groups.add(Group.objects.get(name=OPS))
+    page.goto(live_server.url + "/admin/login/")
+    page.fill("#id_username", "dana.ops")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#content")
+
+
+def inventory():
+    coffee = PoolFactory(
+        name="Coffee US", tags=["coffee", "food"], geos=["US", "CA"], notes="Hand-warmed in SF."
+    )
+    fitness = PoolFactory(name="Fitness GB", tags=["fitness"], geos=["GB", "IE"])
+    PoolFactory(name="Mobile games BR", tags=["mobile games"], language="pt-BR", geos=["BR"])
+    for i, (handle, followers) in enumerate(
+        [("brew.daily", 9100), ("mocha_max", 22100), ("cafe_cora", 5400), ("ristretto_ray", 780)]
+    ):
+        SocialAccountFactory(
+            pool=coffee,
+            handle=handle,
+            followers=followers,
+            follower_geos=["US", "CA"][: 1 + i % 2],
+            state="ready" if i < 3 else "warming",
+        )
+    SocialAccountFactory(pool=fitness, handle="lift_lena", followers=31000, state="ready")
+    SocialAccountFactory(pool=fitness, handle="squat_sam", followers=12000, state="cooldown")
+    LeaseFactory(
+        disconnected=True,
+        social_account__pool=coffee,
+        social_account__handle="macchiato_mo",
+        social_account__followers=26300,
+        social_account__follower_geos=["US", "CA"],
+    )
+    LeaseFactory(
+        social_account__pool=coffee,
+        social_account__handle="flat_white_fi",
+        social_account__followers=48200,
+        social_account__follower_geos=["US"],
+    )
+    return coffee
+
+
+def test_ops_imports_a_csv_after_a_preview_and_moves_accounts_with_a_reason(wide_page, live_server):
+    page = wide_page
+    coffee = inventory()
+    log_in_as_ops(page, live_server)
+
+    page.goto(live_server.url + "/admin/leasing/socialaccount/import/")
+    page.set_input_files(
+        "#id_import_file",
+        files=[{"name": "coffee-batch-7.csv", "mimeType": "text/csv", "buffer": CSV.encode()}],
+    )
+    page.fill("#id_pool", "Coffee US")
+    page.fill("#id_verticals", "")
+    page.fill("#id_geos", "")
+    page.click("input[value=Preview]")
+    page.wait_for_selector("text=4 row(s) are refused, so nothing will be imported")
+    shot(page, "05-import-preview-refused")
+
+    page.set_input_files(
+        "#id_import_file",
+        files=[{"name": "coffee-batch-7.csv", "mimeType": "text/csv", "buffer": CSV.encode()}],
+    )
+    page.check("#id_skip_invalid")
+    page.click("input[value=Preview]")
+    page.wait_for_selector("text=Preview: nothing is written until you confirm")
+    assert page.locator("table.intake-updated").inner_text().count("9,100 → 9,800") == 1
+    shot(page, "06-import-preview")
+    assert not SocialAccount.objects.filter(handle="latte.lab").exists()
+
+    page.click("input[name=confirm]")
+    page.wait_for_selector("text=Download the refused rows (CSV)")
+    shot(page, "07-import-result")
+    assert SocialAccount.objects.get(handle="latte.lab").pool == coffee
+    assert SocialAccount.objects.get(handle="brew.daily").followers == 9800
+
+    page.goto(f"{live_server.url}/admin/leasing/socialaccount/?pool__id__exact={coffee.pk}")
+    shot(page, "03-account-changelist")
+    for handle in ("ristretto_ray", "flat_white_fi", "macchiato_mo", "coffee_jo"):
+        account = SocialAccount.objects.get(handle=handle)
+        page.check(f"input[name=_selected_action][value='{account.pk}']")
+    page.select_option("select[name=action]", "send_to_cooldown")
+    page.click("button[name=index]")
+    page.wait_for_selector("#id_reason")
+    page.fill("#id_reason", "Engagement dipped after the last batch")
+    shot(page, "04-account-action-page")
+    page.click("input.default")
+    page.wait_for_selector(".messagelist")
+    messages = page.inner_text(".messagelist")
+    assert "1 account(s) sent to cooldown: @macchiato_mo." in messages
+    assert "@flat_white_fi: leased to a partner: end its lease first" in messages
+    assert "@ristretto_ray: cannot move from warming to cooldown" in messages
+    assert "@coffee_jo: cannot move from ready to cooldown" in messages
+    shot(page, "04b-account-action-result")
+    assert SocialAccount.objects.get(handle="macchiato_mo").state == "cooldown"
+
+    jo = SocialAccount.objects.get(handle="coffee_jo")
+    page.check(f"input[name=_selected_action][value='{jo.pk}']")
+    page.select_option("select[name=action]", "back_to_warming")
+    page.click("button[name=index]")
+    page.fill("#id_reason", "Shadow-ban suspected; warm another week")
+    page.click("input.default")
+    page.wait_for_selector("text=1 account(s) sent back to warming: @coffee_jo.")
+    assert [e.to_state for e in AccountEvent.objects.filter(account=jo)] == ["warming", "ready"]
+    page.goto(live_server.url + f"/admin/leasing/socialaccount/{jo.pk}/change/")
+    page.wait_for_selector("text=Shadow-ban suspected; warm another week")
+    shot(page, "08-account-change-history")
+
+    page.goto(live_server.url + "/admin/leasing/pool/")
+    shot(page, "01-pool-changelist")
+    page.goto(live_server.url + f"/admin/leasing/pool/{coffee.pk}/change/")
+    shot(page, "02-pool-change-form")
+    assert page.input_value("#id_tags") == "coffee, food"
