@@ -5,11 +5,13 @@ can deadlock: lease request, then social accounts, then leases, then (inside bil
 the ledger accounts.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from billing.services import InsufficientFunds, LeaseCharge, lease_charges_post
@@ -22,14 +24,17 @@ from .models import (
     NOTE_MAX_LENGTH,
     AccountEvent,
     AccountState,
+    BillingStatus,
+    DisconnectReason,
     Lease,
     LeaseRequest,
+    LeaseStatus,
     NoteVisibility,
     RequestNote,
     RequestStatus,
     SocialAccount,
 )
-from .periods import period_start
+from .periods import period_start, periods_due
 
 SYSTEM_ACTOR = "system"
 
@@ -347,3 +352,198 @@ def account_move(
         reason=reason,
     )
     return account
+
+
+# Renewals ------------------------------------------------------------------------------
+#
+# A lease's period n starts n calendar months after its assigned_at (leasing.periods) and
+# costs the lease's own monthly_price_cents. Renewal runs (``renew_leases``, from cron)
+# charge each due lease for every period it owes, at most once per (lease, period).
+
+
+@dataclass
+class RenewalSummary:
+    """What one renewal run did, counted in leases (and periods and cents charged)."""
+
+    at: datetime
+    renewed: int = 0  # brought current: every period owed was charged
+    past_due: int = 0  # left past due, retried on the next runs through the grace period
+    disconnected: int = 0  # still unpaid after the grace period: ended, account to cooldown
+    periods_charged: int = 0
+    charged_cents: int = 0
+    leases_claimed: int = 0
+    batches: int = 0
+
+
+def leases_renew(
+    *,
+    at: datetime | None = None,
+    batch_size: int = 1000,
+    progress: Callable[[RenewalSummary], None] | None = None,
+) -> RenewalSummary:
+    """Charge every lease due at ``at`` (default: now) for each period it owes.
+
+    The due leases (assigned, ``next_renewal_at <= at``) are walked in (organization,
+    assigned_at, pk) order in batches of ``batch_size``. Each batch is one transaction
+    of a fixed number of statements, however many leases it holds: claim the leases
+    (``FOR UPDATE SKIP LOCKED``, so concurrent runs share the work and never take one
+    lease twice; the ledger's unique (lease, period) key backs that up), charge them,
+    oldest lease first per wallet and each lease's owed periods in order, then save:
+
+    * every owed period paid: ``periods_paid`` and ``next_renewal_at`` advance, billing
+      ``current`` again;
+    * not all of them: ``past_due`` (since ``at``, unless already past due), retried by
+      every run;
+    * still unpaid ``RENEWAL_GRACE_DAYS`` after falling past due: ``disconnected``
+      (reason ``unpaid``, at ``at``) and its account moves to ``cooldown``, logged as the
+      system.
+
+    A wallet short of all its leases pays its oldest leases first: the order runs across
+    batches, since one organization's leases follow each other in the walk.
+    ``progress(summary)`` is called after each batch.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1.")
+    summary = RenewalSummary(at=at or timezone.now())
+    after = None
+    while True:
+        claimed, after = _renewal_batch(
+            at=summary.at, after=after, batch_size=batch_size, summary=summary
+        )
+        if claimed:
+            summary.batches += 1
+            summary.leases_claimed += claimed
+            if progress is not None:
+                progress(summary)
+        if claimed < batch_size:
+            return summary
+
+
+def _due_leases(*, at: datetime, after: tuple | None, batch_size: int) -> list[Lease]:
+    """Claim the next due leases after the keyset ``after`` (organization, assigned_at,
+    pk), skipping those another run holds."""
+    queryset = (
+        Lease.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(status=LeaseStatus.ASSIGNED, next_renewal_at__lte=at)
+        .annotate(organization_id=F("project__organization_id"), handle=F("social_account__handle"))
+        .order_by("project__organization_id", "assigned_at", "pk")
+    )
+    if after is not None:
+        organization_id, assigned_at, pk = after
+        queryset = queryset.filter(
+            Q(project__organization_id__gt=organization_id)
+            | Q(project__organization_id=organization_id, assigned_at__gt=assigned_at)
+            | Q(project__organization_id=organization_id, assigned_at=assigned_at, pk__gt=pk)
+        )
+    return list(queryset[:batch_size])
+
+
+def _owed_periods(lease: Lease, at: datetime) -> range:
+    return range(lease.periods_paid, periods_due(lease.assigned_at, at))
+
+
+@transaction.atomic
+def _renewal_batch(
+    *, at: datetime, after: tuple | None, batch_size: int, summary: RenewalSummary
+) -> tuple[int, tuple | None]:
+    leases = _due_leases(at=at, after=after, batch_size=batch_size)
+    if not leases:
+        return 0, after
+    charges = [
+        LeaseCharge(
+            organization_id=lease.organization_id,
+            lease_id=lease.pk,
+            period=period,
+            amount_cents=lease.monthly_price_cents,
+            memo=f"@{lease.handle}, month {period + 1}",
+            reference=lease.social_account_id,
+        )
+        for lease in leases
+        for period in _owed_periods(lease, at)
+    ]
+    outcome = lease_charges_post(charges=charges, actor=None, all_or_nothing=False)
+    _renewals_save(
+        leases, settled=set(outcome.posted) | set(outcome.already_charged), at=at, summary=summary
+    )
+    summary.periods_charged += len(outcome.posted)
+    summary.charged_cents += sum(
+        c.amount_cents for c in charges if (c.lease_id, c.period) in outcome.posted
+    )
+    last = leases[-1]
+    return len(leases), (last.organization_id, last.assigned_at, last.pk)
+
+
+RENEWAL_FIELDS = [
+    "periods_paid",
+    "next_renewal_at",
+    "billing_status",
+    "past_due_since",
+    "status",
+    "disconnected_at",
+    "disconnected_reason",
+]
+
+
+def _renewals_save(
+    leases: list[Lease], *, settled: set[tuple[int, int]], at: datetime, summary: RenewalSummary
+) -> None:
+    """Advance each lease by the periods now charged, in order; mark the rest past due and
+    end those past their grace period. Called in the batch's transaction."""
+    grace = timedelta(days=settings.RENEWAL_GRACE_DAYS)
+    ended = []
+    for lease in leases:
+        owed = _owed_periods(lease, at)
+        paid = 0
+        for period in owed:
+            if (lease.pk, period) not in settled:
+                break
+            paid += 1
+        lease.periods_paid += paid
+        lease.next_renewal_at = period_start(lease.assigned_at, lease.periods_paid)
+        if paid == len(owed):
+            lease.billing_status = BillingStatus.CURRENT
+            lease.past_due_since = None
+            summary.renewed += 1
+            continue
+        if lease.billing_status != BillingStatus.PAST_DUE or lease.past_due_since is None:
+            lease.billing_status = BillingStatus.PAST_DUE
+            lease.past_due_since = at
+        if at < lease.past_due_since + grace:
+            summary.past_due += 1
+            continue
+        lease.status = LeaseStatus.DISCONNECTED
+        lease.disconnected_at = at
+        lease.disconnected_reason = DisconnectReason.UNPAID
+        lease.next_renewal_at = None
+        ended.append(lease)
+        summary.disconnected += 1
+    Lease.objects.bulk_update(leases, RENEWAL_FIELDS)
+    if ended:
+        _accounts_cool_down(ended, at=at, grace_days=settings.RENEWAL_GRACE_DAYS)
+
+
+def _accounts_cool_down(leases: list[Lease], *, at: datetime, grace_days: int) -> None:
+    """The accounts of leases ended unpaid go to cooldown for ops, logged as the system."""
+    leased = list(
+        SocialAccount.objects.select_for_update(of=("self",))
+        .filter(pk__in=[lease.social_account_id for lease in leases], state=AccountState.LEASED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not leased:
+        return
+    SocialAccount.objects.filter(pk__in=leased).update(
+        state=AccountState.COOLDOWN, state_changed_at=at
+    )
+    reason = f"Lease unpaid {grace_days} day(s) after its renewal failed"
+    AccountEvent.objects.bulk_create(
+        AccountEvent(
+            account_id=pk,
+            from_state=AccountState.LEASED,
+            to_state=AccountState.COOLDOWN,
+            actor=None,
+            actor_label=SYSTEM_ACTOR,
+            reason=reason,
+        )
+        for pk in leased
+    )
