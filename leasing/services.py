@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -384,11 +384,11 @@ def leases_renew(
     """Charge every lease due at ``at`` (default: now) for each period it owes.
 
     The due leases (assigned, ``next_renewal_at <= at``) are walked in (organization,
-    assigned_at, pk) order in batches of ``batch_size``. Each batch is one transaction
-    of a fixed number of statements, however many leases it holds: claim the leases
-    (``FOR UPDATE SKIP LOCKED``, so concurrent runs share the work and never take one
-    lease twice; the ledger's unique (lease, period) key backs that up), charge them,
-    oldest lease first per wallet and each lease's owed periods in order, then save:
+    assigned_at, pk) order in batches of up to ``batch_size``. Each batch is one
+    transaction of a fixed number of statements, however many leases it holds: claim
+    the leases (``FOR UPDATE SKIP LOCKED``; the ledger's unique (lease, period) key backs
+    that up), charge them, oldest lease first per wallet and each lease's owed periods
+    in order, then save:
 
     * every owed period paid: ``periods_paid`` and ``next_renewal_at`` advance, billing
       ``current`` again;
@@ -398,16 +398,18 @@ def leases_renew(
       (reason ``unpaid``, at ``at``) and its account moves to ``cooldown``, logged as the
       system.
 
-    A wallet short of all its leases pays its oldest leases first: the order runs across
-    batches, since one organization's leases follow each other in the walk.
-    ``progress(summary)`` is called after each batch.
+    A wallet short of all its leases pays its oldest leases first, across batches (one
+    organization's leases follow each other in the walk) and across concurrent runs: on
+    PostgreSQL a batch first takes a transaction-scoped advisory lock per organization,
+    skipping organizations another run holds (that run, which walks them in order, or
+    the next run renews them). ``progress(summary)`` is called after each batch.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1.")
     summary = RenewalSummary(at=at or timezone.now())
     after = None
     while True:
-        claimed, after = _renewal_batch(
+        claimed, after, more = _renewal_batch(
             at=summary.at, after=after, batch_size=batch_size, summary=summary
         )
         if claimed:
@@ -415,27 +417,39 @@ def leases_renew(
             summary.leases_claimed += claimed
             if progress is not None:
                 progress(summary)
-        if claimed < batch_size:
+        if not more:
             return summary
 
 
-def _due_leases(*, at: datetime, after: tuple | None, batch_size: int) -> list[Lease]:
-    """Claim the next due leases after the keyset ``after`` (organization, assigned_at,
-    pk), skipping those another run holds."""
-    queryset = (
-        Lease.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(status=LeaseStatus.ASSIGNED, next_renewal_at__lte=at)
-        .annotate(organization_id=F("project__organization_id"), handle=F("social_account__handle"))
-        .order_by("project__organization_id", "assigned_at", "pk")
-    )
+def _due(*, at: datetime, after: tuple | None):
+    """Leases due at ``at`` after the keyset ``after``: (organization, assigned_at, pk),
+    or (organization, None, None) for "past that whole organization"."""
+    queryset = Lease.objects.filter(status=LeaseStatus.ASSIGNED, next_renewal_at__lte=at)
     if after is not None:
         organization_id, assigned_at, pk = after
-        queryset = queryset.filter(
-            Q(project__organization_id__gt=organization_id)
-            | Q(project__organization_id=organization_id, assigned_at__gt=assigned_at)
-            | Q(project__organization_id=organization_id, assigned_at=assigned_at, pk__gt=pk)
+        later = Q(project__organization_id__gt=organization_id)
+        if assigned_at is not None:
+            later |= Q(project__organization_id=organization_id, assigned_at__gt=assigned_at) | Q(
+                project__organization_id=organization_id, assigned_at=assigned_at, pk__gt=pk
+            )
+        queryset = queryset.filter(later)
+    return queryset.order_by("project__organization_id", "assigned_at", "pk")
+
+
+def _organizations_claim(organization_ids: list[str]) -> set[str]:
+    """The organizations this run may renew now. On PostgreSQL, a transaction-scoped
+    advisory lock per organization, skipping those another run holds (as SKIP LOCKED
+    does for rows), so one run at a time pays an organization's leases, oldest first.
+    Other databases serialize writing transactions anyway."""
+    if connection.vendor != "postgresql":
+        return set(organization_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT org FROM unnest(%s::text[]) AS org WHERE "
+            "pg_try_advisory_xact_lock(hashtextextended('leasing.renewals:' || org, 0))",
+            [organization_ids],
         )
-    return list(queryset[:batch_size])
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _owed_periods(lease: Lease, at: datetime) -> range:
@@ -445,10 +459,28 @@ def _owed_periods(lease: Lease, at: datetime) -> range:
 @transaction.atomic
 def _renewal_batch(
     *, at: datetime, after: tuple | None, batch_size: int, summary: RenewalSummary
-) -> tuple[int, tuple | None]:
-    leases = _due_leases(at=at, after=after, batch_size=batch_size)
+) -> tuple[int, tuple | None, bool]:
+    """One batch: returns (leases claimed, the keyset to continue after, more to come)."""
+    ahead = list(
+        _due(at=at, after=after).values_list("project__organization_id", flat=True)[:batch_size]
+    )
+    if not ahead:
+        return 0, after, False
+    more = len(ahead) == batch_size
+    candidates = list(dict.fromkeys(ahead))
+    held = _organizations_claim(candidates)
+    if not held:  # another run is renewing all of them: go past them
+        return 0, (candidates[-1], None, None), more
+    leases = list(
+        _due(at=at, after=after)
+        .filter(project__organization_id__in=held)
+        .select_for_update(skip_locked=True, of=("self",))
+        .annotate(
+            organization_id=F("project__organization_id"), handle=F("social_account__handle")
+        )[:batch_size]
+    )
     if not leases:
-        return 0, after
+        return 0, (candidates[-1], None, None), more
     charges = [
         LeaseCharge(
             organization_id=lease.organization_id,
@@ -469,8 +501,12 @@ def _renewal_batch(
     summary.charged_cents += sum(
         c.amount_cents for c in charges if (c.lease_id, c.period) in outcome.posted
     )
+    if len(leases) < batch_size:
+        # Every due lease of the organizations held is done: go past all the candidates,
+        # including any skipped because another run holds them.
+        return len(leases), (candidates[-1], None, None), more
     last = leases[-1]
-    return len(leases), (last.organization_id, last.assigned_at, last.pk)
+    return len(leases), (last.organization_id, last.assigned_at, last.pk), more
 
 
 RENEWAL_FIELDS = [
