@@ -553,9 +553,37 @@ def _renewals_save(
         lease.next_renewal_at = None
         ended.append(lease)
         summary.disconnected += 1
-    Lease.objects.bulk_update(leases, RENEWAL_FIELDS)
+    _leases_write(leases)
     if ended:
         _accounts_cool_down(ended, at=at, grace_days=settings.RENEWAL_GRACE_DAYS)
+
+
+_PG_ARRAY_TYPES = {
+    "BigAutoField": "bigint",
+    "PositiveIntegerField": "integer",
+    "DateTimeField": "timestamptz",
+    "CharField": "text",
+}
+
+
+def _leases_write(leases: list[Lease]) -> None:
+    """Save the renewal fields of a batch in one statement. On PostgreSQL that is an
+    ``UPDATE ... FROM unnest(...)``: Django's ``bulk_update`` builds a CASE per row and
+    field, about two seconds of Python per 1,000 leases. Elsewhere, ``bulk_update``."""
+    if connection.vendor != "postgresql":
+        Lease.objects.bulk_update(leases, RENEWAL_FIELDS)
+        return
+    fields = [Lease._meta.pk, *(Lease._meta.get_field(name) for name in RENEWAL_FIELDS)]
+    columns = [connection.ops.quote_name(field.column) for field in fields]
+    arrays = ", ".join(f"%s::{_PG_ARRAY_TYPES[field.get_internal_type()]}[]" for field in fields)
+    table = connection.ops.quote_name(Lease._meta.db_table)
+    assignments = ", ".join(f"{column} = v.{column}" for column in columns[1:])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {assignments} FROM unnest({arrays}) AS v({', '.join(columns)}) "
+            f"WHERE {table}.{columns[0]} = v.{columns[0]}",
+            [[getattr(lease, field.attname) for lease in leases] for field in fields],
+        )
 
 
 def _accounts_cool_down(leases: list[Lease], *, at: datetime, grace_days: int) -> None:
