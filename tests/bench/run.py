@@ -53,6 +53,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
+from tests.bench import renewals
+
 ROOT = Path(__file__).resolve().parents[2]
 LUA_SCRIPT = Path(__file__).with_name("post.lua")
 BIN = Path(sys.executable).parent
@@ -509,7 +511,7 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def main() -> int:
+def http_main() -> int:
     signal.signal(signal.SIGTERM, _interrupt)  # a plain `kill` cleans up like Ctrl-C
     server = None
     keep_log = False
@@ -547,6 +549,21 @@ def main() -> int:
             if not keep_log:
                 Path(server.log.name).unlink(missing_ok=True)
     return 0
+
+
+def main() -> int:
+    """``make bench``: the HTTP benchmark, then renewals (``tests.bench.renewals``). One
+    section alone: ``python -m tests.bench.run renewals`` (or ``http``), or ``BENCH_ONLY``."""
+    only = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("BENCH_ONLY", "")
+    if only not in ("", "http", "renewals"):
+        print(f"Unknown section {only!r}: choose http or renewals.", file=sys.stderr)
+        return 2
+    status = 0
+    if only in ("", "http"):
+        status = http_main()
+    if status == 0 and only in ("", "renewals"):
+        status = renewals.main()
+    return status
 
 
 if __name__ == "__main__":
