@@ -53,14 +53,16 @@ def _moment(raw: str | None, field: str) -> datetime | None:
         moment = parse_datetime(raw)
         if moment is None and (day := parse_date(raw)) is not None:
             moment = datetime(day.year, day.month, day.day)
-    except ValueError:
+        if moment is not None:  # to UTC here: the database refuses odd offsets (-19:54)
+            moment = moment.replace(tzinfo=moment.tzinfo or UTC).astimezone(UTC)
+    except (ValueError, OverflowError):
         moment = None
     if moment is None:
         raise ValidationFailed(
             f"{field} must be an ISO 8601 time, e.g. 2026-11-01T00:00:00Z.",
             details=[{"field": field, "message": "Not an ISO 8601 date or time."}],
         )
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment
 
 
 def wallet_entries(

@@ -141,6 +141,8 @@ def test_ledger_filters_by_kind_and_time(partner):
     assert len(entries(partner, until=(now + timedelta(days=1)).date().isoformat())["items"]) == 2
     assert entries(partner, since="2026-01-01", until="2026-01-01")["items"] == []
     assert len(entries(partner, since="2000-01-01T00:00:00Z")["items"]) == 2
+    assert len(entries(partner, since="2000-01-01T00:00:00-19:54")["items"]) == 2  # odd offset
+    assert entries(partner, since="5126-11-23T21:15:39.0-19:54")["items"] == []
 
 
 @pytest.mark.parametrize(
@@ -152,6 +154,7 @@ def test_ledger_filters_by_kind_and_time(partner):
         ({"since": "2026-02-30T00:00:00Z"}, "since"),
         ({"limit": "0"}, "limit"),
         ({"cursor": "forged"}, "cursor"),
+        ({"since": "0001-01-01T00:00:00+01:00"}, "since"),  # before year 1 in UTC
     ],
 )
 def test_bad_ledger_filters_are_422_naming_the_field(partner, params, field):

@@ -17,12 +17,12 @@ def parse_moment(raw: str):
             day = parse_date(raw)
             if day is not None:
                 moment = datetime(day.year, day.month, day.day)
-    except ValueError:
+        if moment is not None:
+            moment = moment.replace(tzinfo=moment.tzinfo or UTC).astimezone(UTC)
+    except (ValueError, OverflowError):
         moment = None
     if moment is None:
         raise CommandError(f"--at {raw!r} is not an ISO 8601 time, e.g. 2026-03-01T09:00:00Z.")
-    if timezone.is_naive(moment):
-        moment = moment.replace(tzinfo=UTC)
     return moment
 
 
