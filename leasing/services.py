@@ -359,6 +359,12 @@ def account_move(
 # A lease's period n starts n calendar months after its assigned_at (leasing.periods) and
 # costs the lease's own monthly_price_cents. Renewal runs (``renew_leases``, from cron)
 # charge each due lease for every period it owes, at most once per (lease, period).
+#
+# Locks, per batch: an advisory lock per organization (only renewals take these), the
+# leases, the ledger accounts (inside billing), then the accounts of leases ended unpaid.
+# Those accounts are leased, and nothing that locks a leased account goes on to wait for
+# the ledger (allocation and account moves refuse a leased account right after locking
+# it), so taking them last cannot deadlock.
 
 
 @dataclass
