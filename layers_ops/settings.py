@@ -159,9 +159,9 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Layers leased accounts API",
     "DESCRIPTION": (
-        "Request warmed TikTok accounts for a project, poll the request and list the "
-        "accounts you lease. Every error body is `{error: {code, message, requestId, "
-        "details}}`."
+        "Request warmed TikTok accounts for a project, poll the request, list the "
+        "accounts you lease and watch your wallet. Every error body is `{error: {code, "
+        "message, requestId, details}}`."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
