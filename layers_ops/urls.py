@@ -10,6 +10,7 @@ from layers_ops.api import views as api_views
 v1 = [
     path("whoami", api_views.WhoAmIView.as_view(), name="whoami"),
     path("", include("leasing.urls")),
+    path("", include("billing.urls")),
     path("openapi.json", api_views.OpenApiDocumentView.as_view(), name="openapi"),
     re_path(r"^.*$", api_views.not_found),
 ]

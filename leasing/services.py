@@ -5,11 +5,13 @@ can deadlock: lease request, then social accounts, then leases, then (inside bil
 the ledger accounts.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from billing.services import InsufficientFunds, LeaseCharge, lease_charges_post
@@ -22,14 +24,17 @@ from .models import (
     NOTE_MAX_LENGTH,
     AccountEvent,
     AccountState,
+    BillingStatus,
+    DisconnectReason,
     Lease,
     LeaseRequest,
+    LeaseStatus,
     NoteVisibility,
     RequestNote,
     RequestStatus,
     SocialAccount,
 )
-from .periods import period_start
+from .periods import period_start, periods_due
 from .sla import sla_due_at
 
 SYSTEM_ACTOR = "system"
@@ -546,3 +551,268 @@ def account_move(
     if not outcome.moved:
         raise SocialAccount.DoesNotExist(f"No social account {account.pk}.")
     return outcome.moved[0]
+
+
+# Renewals ------------------------------------------------------------------------------
+#
+# A lease's period n starts n calendar months after its assigned_at (leasing.periods) and
+# costs the lease's own monthly_price_cents. Renewal runs (``renew_leases``, from cron)
+# charge each due lease for every period it owes, at most once per (lease, period).
+#
+# Locks, per batch: an advisory lock per organization (only renewals take these), the
+# leases, the ledger accounts (inside billing), then the accounts of leases ended unpaid.
+# Those accounts are leased, and nothing that locks a leased account goes on to wait for
+# the ledger (allocation and account moves refuse a leased account right after locking
+# it), so taking them last cannot deadlock.
+
+
+@dataclass
+class RenewalSummary:
+    """What one renewal run did, counted in leases (and periods and cents charged)."""
+
+    at: datetime
+    renewed: int = 0  # brought current: every period owed was charged
+    past_due: int = 0  # left past due, retried on the next runs through the grace period
+    disconnected: int = 0  # still unpaid after the grace period: ended, account to cooldown
+    periods_charged: int = 0
+    charged_cents: int = 0
+    leases_claimed: int = 0
+    batches: int = 0
+
+
+def leases_renew(
+    *,
+    at: datetime | None = None,
+    batch_size: int = 1000,
+    progress: Callable[[RenewalSummary], None] | None = None,
+) -> RenewalSummary:
+    """Charge every lease due at ``at`` (default: now) for each period it owes.
+
+    The due leases (assigned, ``next_renewal_at <= at``) are walked in (organization,
+    assigned_at, pk) order in batches of up to ``batch_size``. Each batch is one
+    transaction of a fixed number of statements, however many leases it holds: claim
+    the leases (``FOR UPDATE SKIP LOCKED``; the ledger's unique (lease, period) key backs
+    that up), charge them, oldest lease first per wallet and each lease's owed periods
+    in order, then save:
+
+    * every owed period paid: ``periods_paid`` and ``next_renewal_at`` advance, billing
+      ``current`` again;
+    * not all of them: ``past_due`` (since ``at``, unless already past due), retried by
+      every run;
+    * still unpaid ``RENEWAL_GRACE_DAYS`` after falling past due: ``disconnected``
+      (reason ``unpaid``, at ``at``) and its account moves to ``cooldown``, logged as the
+      system.
+
+    A wallet short of all its leases pays its oldest leases first, across batches (one
+    organization's leases follow each other in the walk) and across concurrent runs: on
+    PostgreSQL a batch first takes a transaction-scoped advisory lock per organization,
+    skipping organizations another run holds (that run, which walks them in order, or
+    the next run renews them). ``progress(summary)`` is called after each batch.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1.")
+    summary = RenewalSummary(at=at or timezone.now())
+    after = None
+    while True:
+        claimed, after, more = _renewal_batch(
+            at=summary.at, after=after, batch_size=batch_size, summary=summary
+        )
+        if claimed:
+            summary.batches += 1
+            summary.leases_claimed += claimed
+            if progress is not None:
+                progress(summary)
+        if not more:
+            return summary
+
+
+def _due(*, at: datetime, after: tuple | None):
+    """Leases due at ``at`` after the keyset ``after``: (organization, assigned_at, pk),
+    or (organization, None, None) for "past that whole organization"."""
+    queryset = Lease.objects.filter(status=LeaseStatus.ASSIGNED, next_renewal_at__lte=at)
+    if after is not None:
+        organization_id, assigned_at, pk = after
+        later = Q(project__organization_id__gt=organization_id)
+        if assigned_at is not None:
+            later |= Q(project__organization_id=organization_id, assigned_at__gt=assigned_at) | Q(
+                project__organization_id=organization_id, assigned_at=assigned_at, pk__gt=pk
+            )
+        queryset = queryset.filter(later)
+    return queryset.order_by("project__organization_id", "assigned_at", "pk")
+
+
+def _organizations_claim(organization_ids: list[str]) -> set[str]:
+    """The organizations this run may renew now. On PostgreSQL, a transaction-scoped
+    advisory lock per organization, skipping those another run holds (as SKIP LOCKED
+    does for rows), so one run at a time pays an organization's leases, oldest first.
+    Other databases serialize writing transactions anyway."""
+    if connection.vendor != "postgresql":
+        return set(organization_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT org FROM unnest(%s::text[]) AS org WHERE "
+            "pg_try_advisory_xact_lock(hashtextextended('leasing.renewals:' || org, 0))",
+            [organization_ids],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _owed_periods(lease: Lease, at: datetime) -> range:
+    return range(lease.periods_paid, periods_due(lease.assigned_at, at))
+
+
+@transaction.atomic
+def _renewal_batch(
+    *, at: datetime, after: tuple | None, batch_size: int, summary: RenewalSummary
+) -> tuple[int, tuple | None, bool]:
+    """One batch: returns (leases claimed, the keyset to continue after, more to come)."""
+    ahead = list(
+        _due(at=at, after=after).values_list("project__organization_id", flat=True)[:batch_size]
+    )
+    if not ahead:
+        return 0, after, False
+    more = len(ahead) == batch_size
+    candidates = list(dict.fromkeys(ahead))
+    held = _organizations_claim(candidates)
+    if not held:  # another run is renewing all of them: go past them
+        return 0, (candidates[-1], None, None), more
+    leases = list(
+        _due(at=at, after=after)
+        .filter(project__organization_id__in=held)
+        .select_for_update(skip_locked=True, of=("self",))
+        .annotate(
+            organization_id=F("project__organization_id"), handle=F("social_account__handle")
+        )[:batch_size]
+    )
+    if not leases:
+        return 0, (candidates[-1], None, None), more
+    charges = [
+        LeaseCharge(
+            organization_id=lease.organization_id,
+            lease_id=lease.pk,
+            period=period,
+            amount_cents=lease.monthly_price_cents,
+            memo=f"@{lease.handle}, month {period + 1}",
+            reference=lease.social_account_id,
+        )
+        for lease in leases
+        for period in _owed_periods(lease, at)
+    ]
+    outcome = lease_charges_post(charges=charges, actor=None, all_or_nothing=False)
+    _renewals_save(
+        leases, settled=set(outcome.posted) | set(outcome.already_charged), at=at, summary=summary
+    )
+    summary.periods_charged += len(outcome.posted)
+    summary.charged_cents += sum(
+        c.amount_cents for c in charges if (c.lease_id, c.period) in outcome.posted
+    )
+    if len(leases) < batch_size:
+        # Every due lease of the organizations held is done: go past all the candidates,
+        # including any skipped because another run holds them.
+        return len(leases), (candidates[-1], None, None), more
+    last = leases[-1]
+    return len(leases), (last.organization_id, last.assigned_at, last.pk), more
+
+
+RENEWAL_FIELDS = [
+    "periods_paid",
+    "next_renewal_at",
+    "billing_status",
+    "past_due_since",
+    "status",
+    "disconnected_at",
+    "disconnected_reason",
+]
+
+
+def _renewals_save(
+    leases: list[Lease], *, settled: set[tuple[int, int]], at: datetime, summary: RenewalSummary
+) -> None:
+    """Advance each lease by the periods now charged, in order; mark the rest past due and
+    end those past their grace period. Called in the batch's transaction."""
+    grace = timedelta(days=settings.RENEWAL_GRACE_DAYS)
+    ended = []
+    for lease in leases:
+        owed = _owed_periods(lease, at)
+        paid = 0
+        for period in owed:
+            if (lease.pk, period) not in settled:
+                break
+            paid += 1
+        lease.periods_paid += paid
+        lease.next_renewal_at = period_start(lease.assigned_at, lease.periods_paid)
+        if paid == len(owed):
+            lease.billing_status = BillingStatus.CURRENT
+            lease.past_due_since = None
+            summary.renewed += 1
+            continue
+        if lease.billing_status != BillingStatus.PAST_DUE or lease.past_due_since is None:
+            lease.billing_status = BillingStatus.PAST_DUE
+            lease.past_due_since = at
+        if at < lease.past_due_since + grace:
+            summary.past_due += 1
+            continue
+        lease.status = LeaseStatus.DISCONNECTED
+        lease.disconnected_at = at
+        lease.disconnected_reason = DisconnectReason.UNPAID
+        lease.next_renewal_at = None
+        ended.append(lease)
+        summary.disconnected += 1
+    _leases_write(leases)
+    if ended:
+        _accounts_cool_down(ended, at=at, grace_days=settings.RENEWAL_GRACE_DAYS)
+
+
+_PG_ARRAY_TYPES = {
+    "BigAutoField": "bigint",
+    "PositiveIntegerField": "integer",
+    "DateTimeField": "timestamptz",
+    "CharField": "text",
+}
+
+
+def _leases_write(leases: list[Lease]) -> None:
+    """Save the renewal fields of a batch in one statement. On PostgreSQL that is an
+    ``UPDATE ... FROM unnest(...)``: Django's ``bulk_update`` builds a CASE per row and
+    field, about two seconds of Python per 1,000 leases. Elsewhere, ``bulk_update``."""
+    if connection.vendor != "postgresql":
+        Lease.objects.bulk_update(leases, RENEWAL_FIELDS)
+        return
+    fields = [Lease._meta.pk, *(Lease._meta.get_field(name) for name in RENEWAL_FIELDS)]
+    columns = [connection.ops.quote_name(field.column) for field in fields]
+    arrays = ", ".join(f"%s::{_PG_ARRAY_TYPES[field.get_internal_type()]}[]" for field in fields)
+    table = connection.ops.quote_name(Lease._meta.db_table)
+    assignments = ", ".join(f"{column} = v.{column}" for column in columns[1:])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {assignments} FROM unnest({arrays}) AS v({', '.join(columns)}) "
+            f"WHERE {table}.{columns[0]} = v.{columns[0]}",
+            [[getattr(lease, field.attname) for lease in leases] for field in fields],
+        )
+
+
+def _accounts_cool_down(leases: list[Lease], *, at: datetime, grace_days: int) -> None:
+    """The accounts of leases ended unpaid go to cooldown for ops, logged as the system."""
+    leased = list(
+        SocialAccount.objects.select_for_update(of=("self",))
+        .filter(pk__in=[lease.social_account_id for lease in leases], state=AccountState.LEASED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not leased:
+        return
+    SocialAccount.objects.filter(pk__in=leased).update(
+        state=AccountState.COOLDOWN, state_changed_at=at
+    )
+    reason = f"Lease unpaid {grace_days} day(s) after its renewal failed"
+    AccountEvent.objects.bulk_create(
+        AccountEvent(
+            account_id=pk,
+            from_state=AccountState.LEASED,
+            to_state=AccountState.COOLDOWN,
+            actor=None,
+            actor_label=SYSTEM_ACTOR,
+            reason=reason,
+        )
+        for pk in leased
+    )

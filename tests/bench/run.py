@@ -63,6 +63,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
+from tests.bench import renewals
+
 ROOT = Path(__file__).resolve().parents[2]
 LUA_SCRIPT = Path(__file__).with_name("post.lua")
 BIN = Path(sys.executable).parent
@@ -616,31 +618,39 @@ def ops_section(config: Config) -> None:
         raise BenchError("the ops console section failed")
 
 
-def only_ops_section() -> bool:
-    return "ops" in sys.argv[1:] or os.environ.get("BENCH_SECTION") == "ops"
+def ops_main() -> int:
+    config = Config.from_env()
+    try:
+        ensure_database(config.database_url)
+        ops_section(config)
+    except BenchError as exc:
+        print(f"\nFAILED: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def finance_main() -> int:
+    """The finance console's section (``tests.bench.finance``), in its own process."""
+    return subprocess.call([sys.executable, "-m", "tests.bench.finance"], cwd=ROOT)
+
+
+def intake_main() -> int:
+    from tests.bench import intake
+
+    return intake.main()
 
 
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def finance_section() -> int:
-    """The finance console's section (``tests.bench.finance``), in its own process."""
-    return subprocess.call([sys.executable, "-m", "tests.bench.finance"], cwd=ROOT)
-
-
-def main() -> int:
-    if sys.argv[1:] == ["finance"]:
-        return finance_section()
+def http_main() -> int:
+    """The partner API: refusals of hostile bodies, then wrk against the POST."""
     signal.signal(signal.SIGTERM, _interrupt)  # a plain `kill` cleans up like Ctrl-C
     server = None
     keep_log = False
     try:
         config = Config.from_env()
-        if only_ops_section():
-            ensure_database(config.database_url)
-            ops_section(config)
-            return 0
         ensure_database(config.database_url)
         env = server_env(config)
         manage(env, "migrate", "--noinput", "-v0")
@@ -658,9 +668,6 @@ def main() -> int:
         errors = server.logged_errors()
         if errors:
             raise BenchError("the server logged errors:\n" + "\n".join(errors[:20]))
-        if config.refusals_only:
-            return 0
-        ops_section(config)
     except BenchError as exc:
         print(f"\nFAILED: {exc}", file=sys.stderr)
         if server is not None:
@@ -676,17 +683,35 @@ def main() -> int:
             server.stop()
             if not keep_log:
                 Path(server.log.name).unlink(missing_ok=True)
-    return finance_section()
+    return 0
+
+
+# In the order a full run takes them.
+SECTIONS = {
+    "http": http_main,
+    "ops": ops_main,
+    "intake": intake_main,
+    "renewals": renewals.main,
+    "finance": finance_main,
+}
+
+
+def main() -> int:
+    """``make bench`` runs every section; ``python -m tests.bench.run SECTION`` (or
+    ``BENCH_SECTION=SECTION make bench``) runs one: http, ops, intake, renewals, finance."""
+    named = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("BENCH_SECTION", "")
+    if os.environ.get("BENCH_REFUSALS_ONLY", "") not in ("", "0"):
+        named = "http"
+    if named and named not in SECTIONS:
+        print(f"Unknown section {named!r}: choose one of {', '.join(SECTIONS)}.", file=sys.stderr)
+        return 2
+    for name in [named] if named else list(SECTIONS):
+        print(f"\n== {name}", flush=True)
+        status = SECTIONS[name]()
+        if status != 0:
+            return status
+    return 0
 
 
 if __name__ == "__main__":
-    # The CSV intake section (tests.bench.intake): `python -m tests.bench.run intake` (or
-    # BENCH_SECTION=intake) runs it alone; a full run (no section named) ends with it.
-    from tests.bench import intake
-
-    if sys.argv[1:] == ["intake"] or os.environ.get("BENCH_SECTION") == "intake":
-        sys.exit(intake.main())
-    status = main()
-    if status == 0 and not sys.argv[1:] and not os.environ.get("BENCH_SECTION"):
-        status = intake.main()
-    sys.exit(status)
+    sys.exit(main())

@@ -3,17 +3,18 @@ the ledger and the month's statement, and find the same numbers the partner sees
 
 import csv
 import os
+import urllib.parse
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group
 
-from billing.models import LedgerEntry, LedgerTransaction, Wallet
-from billing.selectors import wallet_balance_cents
+from billing.models import LedgerTransaction, Wallet
 from leasing.roles import FINANCE
 from tests.billing.helpers import lease_accounts
 from tests.conftest import make_partner
+from tests.e2e.test_admin_flow import api
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -22,26 +23,24 @@ PASSWORD = "correct horse battery staple"
 ARTIFACTS = Path(os.environ.get("E2E_ARTIFACTS", ".e2e-artifacts"))
 
 
-def wallet_as_the_partner_sees_it(partner) -> dict:
-    """What GET /v1/wallet and GET /v1/wallet/ledger answer for this partner.
-
-    LEAD, AT MERGE: those endpoints come with the renewals branch. Replace this body with
-    the two API calls (``api(live_server, "/v1/wallet", partner.token)`` and the ledger,
-    paging through ``nextCursor``) and keep the assertions below as they are: they compare
-    ``balanceCents`` and each entry's ``transactionId``, ``amountCents`` and
-    ``balanceAfterCents``. Until then the same figures are read through billing's reads.
-    """
-    organization_id = partner.organization.pk
-    entries = LedgerEntry.objects.filter(
-        account__kind="wallet", account__organization_id=organization_id
-    ).order_by("-pk")
+def wallet_as_the_partner_sees_it(live_server, partner) -> dict:
+    """What GET /v1/wallet and GET /v1/wallet/ledger answer for this partner (every page)."""
+    _, wallet = api(live_server, "/v1/wallet", partner.token)
+    entries, cursor = [], None
+    while True:
+        query = "?limit=200" + (f"&cursor={urllib.parse.quote(cursor)}" if cursor else "")
+        _, page = api(live_server, "/v1/wallet/ledger" + query, partner.token)
+        entries += page["items"]
+        cursor = page["nextCursor"]
+        if cursor is None:
+            break
     return {
-        "balanceCents": wallet_balance_cents(organization_id=organization_id),
+        "balanceCents": wallet["balanceCents"],
         "ledger": [
             {
-                "transactionId": e.transaction_id,
-                "amountCents": e.amount_cents,
-                "balanceAfterCents": e.balance_after_cents,
+                "transactionId": e["transactionId"],
+                "amountCents": e["amountCents"],
+                "balanceAfterCents": e["balanceAfterCents"],
             }
             for e in entries
         ],
@@ -121,7 +120,7 @@ def _tops_up_refunds_and_downloads(page, live_server):
         page.click("text=Download this statement as CSV")
     statement = {row[0]: row for row in read_csv(statement_download.value)[1:]}
 
-    seen = wallet_as_the_partner_sees_it(partner)
+    seen = wallet_as_the_partner_sees_it(live_server, partner)
     header, rows = ledger[0], [dict(zip(ledger[0], row, strict=True)) for row in ledger[1:]]
     assert "balance_after_cents" in header
     assert [

@@ -1,0 +1,49 @@
+import json
+import re
+
+from django.core.management.base import BaseCommand, CommandError
+
+from billing.selectors import wallet_balance_cents
+from billing.services import BillingError, wallet_fund
+from layers_ops.partners.models import Organization
+
+
+class Command(BaseCommand):
+    help = (
+        "Record money received from a partner: one balanced ledger transaction into the "
+        "organization's wallet, by the system. Prints {organizationId, balanceCents}."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("organization_id", metavar="ORG_ID", help="e.g. org_01HX...")
+        parser.add_argument("--cents", help="Amount received, in US cents (positive).")
+        parser.add_argument("--memo", help="Why: e.g. 'Wire received 2026-11-24'. Required.")
+        parser.add_argument("--reference", default="", help="Wire or invoice number.")
+
+    def handle(self, *args, **options):
+        raw_cents = (options["cents"] or "").strip()
+        if not re.fullmatch(r"-?[0-9]+", raw_cents) or int(raw_cents) <= 0:
+            raise CommandError("--cents must be a positive whole number of US cents.")
+        memo = (options["memo"] or "").strip()
+        if not memo:
+            raise CommandError("--memo is required: say what the money is.")
+        organization = Organization.objects.filter(pk=options["organization_id"]).first()
+        if organization is None:
+            raise CommandError(f"No organization {options['organization_id']!r}.")
+        try:
+            wallet_fund(
+                organization=organization,
+                amount_cents=int(raw_cents),
+                memo=memo,
+                reference=options["reference"].strip(),
+            )
+        except BillingError as refused:
+            raise CommandError(str(refused)) from None
+        self.stdout.write(
+            json.dumps(
+                {
+                    "organizationId": organization.pk,
+                    "balanceCents": wallet_balance_cents(organization_id=organization.pk),
+                }
+            )
+        )

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("wallet", views.WalletView.as_view(), name="wallet"),
+    path("wallet/ledger", views.WalletLedgerView.as_view(), name="wallet-ledger"),
+]

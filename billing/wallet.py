@@ -1,0 +1,95 @@
+"""The partner's view of its wallet: the figures on ``GET /v1/wallet`` and the entries on
+``GET /v1/wallet/ledger``. Always scoped to one organization; reads only."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils.dateparse import parse_date, parse_datetime
+
+from layers_ops.api.exceptions import ValidationFailed
+
+from .models import AccountKind, LedgerEntry, TransactionKind, Wallet
+from .usage import lease_usage, runway_days
+
+
+@dataclass(frozen=True)
+class WalletSummary:
+    organization_id: str
+    balance_cents: int
+    currency: str
+    active_leases: int
+    monthly_burn_cents: int
+    accounts_covered: int  # account-months at the list price the balance pays for
+    runway_days: int | None
+
+
+def wallet_summary(*, organization_id: str, now: datetime | None = None) -> WalletSummary:
+    """Balance, what the running leases cost a month, and how long the balance lasts
+    (``billing.usage.runway_days``: the day the first renewal it cannot pay falls due)."""
+    balance, currency = (
+        Wallet.objects.filter(organization_id=organization_id)
+        .values_list("balance_cents", "currency")
+        .first()
+    ) or (0, "USD")
+    usage = lease_usage([organization_id])[organization_id]
+    return WalletSummary(
+        organization_id=organization_id,
+        balance_cents=balance,
+        currency=currency,
+        active_leases=usage.active_leases,
+        monthly_burn_cents=usage.monthly_burn_cents,
+        accounts_covered=balance // settings.LEASE_PRICE_CENTS,
+        runway_days=runway_days(balance_cents=balance, usage=usage, now=now),
+    )
+
+
+def _moment(raw: str | None, field: str) -> datetime | None:
+    """An ISO 8601 time or date (midnight UTC); without an offset, UTC."""
+    if raw is None:
+        return None
+    try:
+        moment = parse_datetime(raw)
+        if moment is None and (day := parse_date(raw)) is not None:
+            moment = datetime(day.year, day.month, day.day)
+        if moment is not None:  # to UTC here: the database refuses odd offsets (-19:54)
+            moment = moment.replace(tzinfo=moment.tzinfo or UTC).astimezone(UTC)
+    except (ValueError, OverflowError):
+        moment = None
+    if moment is None:
+        raise ValidationFailed(
+            f"{field} must be an ISO 8601 time, e.g. 2026-11-01T00:00:00Z.",
+            details=[{"field": field, "message": "Not an ISO 8601 date or time."}],
+        )
+    return moment
+
+
+def wallet_entries(
+    *,
+    organization_id: str,
+    kind: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> QuerySet:
+    """The organization's wallet entries with their transactions; ``kind`` filters on the
+    transaction kind, ``since`` (inclusive) and ``until`` (exclusive) on the entry time.
+    A filter that is not valid is 422 VALIDATION naming it."""
+    if kind is not None and kind not in TransactionKind.values:
+        raise ValidationFailed(
+            f"kind must be one of: {', '.join(TransactionKind.values)}.",
+            details=[
+                {"field": "kind", "message": f"Must be one of {', '.join(TransactionKind.values)}."}
+            ],
+        )
+    start, end = _moment(since, "since"), _moment(until, "until")
+    entries = LedgerEntry.objects.filter(
+        account__kind=AccountKind.WALLET, account__organization_id=organization_id
+    ).select_related("transaction")
+    if kind is not None:
+        entries = entries.filter(transaction__kind=kind)
+    if start is not None:
+        entries = entries.filter(created_at__gte=start)
+    if end is not None:
+        entries = entries.filter(created_at__lt=end)
+    return entries
