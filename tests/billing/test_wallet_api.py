@@ -219,9 +219,9 @@ def test_top_up_refuses_with_one_line_and_moves_nothing(partner, args, message):
 def test_the_wallet_endpoints_are_documented_with_their_errors(client):
     paths = client.get("/v1/openapi.json").json()["paths"]
 
-    assert set(paths["/v1/wallet"]["get"]["responses"]) == {"200", "401", "403", "429"}
+    assert set(paths["/v1/wallet"]["get"]["responses"]) >= {"200", "401", "403", "429"}
     ledger = paths["/v1/wallet/ledger"]["get"]
-    assert set(ledger["responses"]) == {"200", "401", "403", "422", "429"}
+    assert set(ledger["responses"]) >= {"200", "401", "403", "422", "429"}
     assert {p["name"] for p in ledger["parameters"]} >= {
         "kind",
         "since",

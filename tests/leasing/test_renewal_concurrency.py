@@ -24,11 +24,14 @@ AT = datetime(2026, 2, 12, tzinfo=UTC)
 
 
 def leases_for(partner, n):
-    request = LeaseRequestFactory(project=partner.project, count=1)
     hours = list(range(n))
     random.Random(n).shuffle(hours)  # rows created out of age order
     return [
-        LeaseFactory(lease_request=request, assigned_at=START + timedelta(hours=h)) for h in hours
+        LeaseFactory(
+            lease_request=LeaseRequestFactory(project=partner.project, count=1),
+            assigned_at=START + timedelta(hours=h),
+        )
+        for h in hours
     ]
 
 

@@ -215,8 +215,13 @@ def test_the_partner_sees_billing_status_and_the_next_renewal(db):
 
 
 def leases_due(n, partner, assigned_at):
-    request = LeaseRequestFactory(project=partner.project, count=1)
-    return [LeaseFactory(lease_request=request, assigned_at=assigned_at) for _ in range(n)]
+    return [
+        LeaseFactory(
+            lease_request=LeaseRequestFactory(project=partner.project, count=1),
+            assigned_at=assigned_at,
+        )
+        for _ in range(n)
+    ]
 
 
 @pytest.fixture
