@@ -228,41 +228,42 @@ class WalletAdmin(ReadOnlyAdmin):
 
     def top_up_view(self, request, object_id):
         """Money received from the partner: one funding transaction, by the signed-in user."""
-        wallet = self._wallet_or_404(request, object_id, move=True)
-        form = TopUpForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
-            try:
-                txn = wallet_fund(
-                    organization=wallet.organization,
-                    amount_cents=form.amount_cents,
-                    actor=request.user,
-                    memo=data["reason"],
-                    reference=data["reference"],
-                )
-            except BillingError as exc:
-                form.add_error(None, str(exc))
-            else:
-                return self._done(
-                    request, wallet, txn, f"Recorded a top-up of {dollars(form.amount_cents)}"
-                )
-        return self._money_form(
+        return self._record_movement(
             request,
-            wallet,
-            form,
-            f"Top up the wallet of {wallet.organization}",
-            "Money the partner sent us. It is added to the wallet at once.",
-            "Record top-up",
+            object_id,
+            form_class=TopUpForm,
+            record=wallet_fund,
+            done="Recorded a top-up of {amount}",
+            title="Top up the wallet of {organization}",
+            intro="Money the partner sent us. It is added to the wallet at once.",
+            submit="Record top-up",
         )
 
     def adjust_view(self, request, object_id):
         """A correction up or down: one adjustment transaction; never below zero."""
+        return self._record_movement(
+            request,
+            object_id,
+            form_class=AdjustmentForm,
+            record=wallet_adjust,
+            done="Recorded an adjustment of {amount}",
+            title="Adjust the wallet of {organization}",
+            intro="A correction, up (credit) or down (debit). The wallet never goes below "
+            "zero. To give back a lease charge, refund it instead so it stays linked to the "
+            "charge.",
+            submit="Record adjustment",
+        )
+
+    def _record_movement(
+        self, request, object_id, *, form_class, record, done, title, intro, submit
+    ):
+        """A top-up or adjustment form: ``record`` (one billing service) on a valid POST."""
         wallet = self._wallet_or_404(request, object_id, move=True)
-        form = AdjustmentForm(request.POST or None)
+        form = form_class(request.POST or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
-                txn = wallet_adjust(
+                txn = record(
                     organization=wallet.organization,
                     amount_cents=form.amount_cents,
                     actor=request.user,
@@ -272,17 +273,10 @@ class WalletAdmin(ReadOnlyAdmin):
             except BillingError as exc:
                 form.add_error(None, str(exc))
             else:
-                return self._done(
-                    request, wallet, txn, f"Recorded an adjustment of {dollars(form.amount_cents)}"
-                )
+                amount = dollars(form.amount_cents)
+                return self._done(request, wallet, txn, done.format(amount=amount))
         return self._money_form(
-            request,
-            wallet,
-            form,
-            f"Adjust the wallet of {wallet.organization}",
-            "A correction, up (credit) or down (debit). The wallet never goes below zero. "
-            "To give back a lease charge, refund it instead so it stays linked to the charge.",
-            "Record adjustment",
+            request, wallet, form, title.format(organization=wallet.organization), intro, submit
         )
 
     def refund_view(self, request, object_id):
