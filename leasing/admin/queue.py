@@ -688,19 +688,76 @@ class LeaseRequestAdmin(admin.ModelAdmin):
 
 @admin.register(Lease)
 class LeaseAdmin(admin.ModelAdmin):
+    """Every lease: which account, for whom, and where its billing stands. Read-only:
+    leases are made by allocating a request and ended by renewals or ops."""
+
     list_display = [
-        "social_account",
-        "project",
+        "account",
+        "partner_project",
+        "request_link",
         "status",
-        "billing_status",
-        "monthly_price_cents",
-        "assigned_at",
-        "next_renewal_at",
-        "disconnected_at",
+        "billing",
+        "price",
+        "assigned_on",
+        "renews_on",
+        "ended",
     ]
-    list_select_related = ["social_account", "project"]
-    list_filter = ["status", "billing_status"]
-    search_fields = ["social_account__handle", "social_account__id", "project__id"]
+    list_select_related = ["social_account", "project__organization", "lease_request"]
+    list_filter = ["status", "billing_status", "disconnected_reason"]
+    search_fields = [
+        "social_account__handle",
+        "social_account__id",
+        "project__id",
+        "project__name",
+        "project__organization__name",
+        "lease_request__public_id",
+    ]
+    date_hierarchy = "assigned_at"
+
+    @admin.display(description="account", ordering="social_account__handle")
+    def account(self, obj):
+        return f"@{obj.social_account.handle}"
+
+    @admin.display(description="partner · project", ordering="project__organization__name")
+    def partner_project(self, obj):
+        return format_html(
+            "{}<br><small>{}</small>", obj.project.organization.name, obj.project.name
+        )
+
+    @admin.display(description="request", ordering="lease_request__public_id")
+    def request_link(self, obj):
+        if obj.lease_request is None:
+            return "—"
+        url = reverse("admin:leasing_leaserequest_change", args=[obj.lease_request_id])
+        return format_html('<a href="{}">{}</a>', url, obj.lease_request.public_id)
+
+    @admin.display(description="billing", ordering="billing_status")
+    def billing(self, obj):
+        if obj.billing_status == "past_due":
+            since = timezone.localtime(obj.past_due_since).strftime("%b %-d")
+            return format_html('<strong style="color:#ba2121">past due</strong> since {}', since)
+        return "current"
+
+    @admin.display(description="a month", ordering="monthly_price_cents")
+    def price(self, obj):
+        return f"${obj.monthly_price_cents / 100:,.2f}"
+
+    @admin.display(description="assigned", ordering="assigned_at")
+    def assigned_on(self, obj):
+        return timezone.localtime(obj.assigned_at).strftime("%Y-%m-%d")
+
+    @admin.display(description="next renewal", ordering="next_renewal_at")
+    def renews_on(self, obj):
+        if obj.next_renewal_at is None:
+            return "—"
+        return timezone.localtime(obj.next_renewal_at).strftime("%Y-%m-%d")
+
+    @admin.display(description="ended", ordering="disconnected_at")
+    def ended(self, obj):
+        if obj.disconnected_at is None:
+            return "—"
+        day = timezone.localtime(obj.disconnected_at).strftime("%Y-%m-%d")
+        return f"{day} ({obj.get_disconnected_reason_display().lower()})"
 
     def has_add_permission(self, request):
         return False  # leases are made by allocating a request

@@ -436,3 +436,30 @@ def test_home_panel_query_count_does_not_grow(client, django_assert_max_num_quer
 
     with django_assert_max_num_queries(len(empty)):
         client.get(reverse("admin:index"))
+
+
+def test_lease_list_reads_in_dollars_and_dates_with_fixed_queries(
+    client, partner, django_assert_max_num_queries
+):
+    staff(client, FINANCE)
+    url_ = reverse("admin:leasing_lease_changelist")
+
+    def add_leases(n):
+        for _ in range(n):
+            LeaseFactory(lease_request=LeaseRequestFactory(project=partner.project, count=1))
+
+    add_leases(2)
+    LeaseFactory(
+        lease_request=LeaseRequestFactory(project=partner.project, count=1),
+        billing_status="past_due",
+        past_due_since=timezone.now(),
+    )
+    with django_assert_max_num_queries(12) as few:
+        html = client.get(url_).content.decode()
+    add_leases(20)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        client.get(url_)
+
+    assert "$150.00" in html and "15000" not in html
+    assert "past due" in html
+    assert partner.organization.name in html
