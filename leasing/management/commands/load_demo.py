@@ -100,6 +100,7 @@ class Command(BaseCommand):
         self._print(options["base_url"], project.pk, token, passwords)
 
     def _load_pools(self):
+        now = timezone.now()
         for name, tags, language, geos, stem in POOLS:
             pool, created = Pool.objects.get_or_create(
                 name=name, defaults={"tags": tags, "language": language, "geos": geos}
@@ -113,6 +114,10 @@ class Command(BaseCommand):
                     followers=4_000 + 7_919 * i % 60_000,
                     follower_geos=geos[: 1 + i % len(geos)],
                     state=AccountState.READY if i < READY_PER_POOL else AccountState.WARMING,
+                    warmed_since=(
+                        now - datetime.timedelta(days=30 + 3 * i) if i < READY_PER_POOL else None
+                    ),
+                    state_changed_at=now - datetime.timedelta(days=30 + 3 * i),
                 )
                 for i in range(ACCOUNTS_PER_POOL)
             )
