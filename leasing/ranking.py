@@ -26,6 +26,7 @@ member at all is the slow case (the walk reads the pool), as a full scan would.
 
 from dataclasses import dataclass
 
+from django.db import NotSupportedError
 from django.db.models import (
     BooleanField,
     Case,
@@ -58,7 +59,7 @@ class JSONListHas(Func):
         self.value = value
 
     def as_sql(self, compiler, connection, **extra_context):  # pragma: no cover
-        raise NotImplementedError(f"JSONListHas is not written for {connection.vendor}")
+        raise NotSupportedError(f"Ranking supports PostgreSQL and SQLite, not {connection.vendor}.")
 
     def as_postgresql(self, compiler, connection, **extra_context):
         import json
