@@ -79,8 +79,12 @@ class NicheIn(StrictSerializer):
         required=False,
         allow_null=True,
         max_length=250,
-        help_text="ISO 3166-1 alpha-2 country codes.",
+        help_text="ISO 3166-1 alpha-2 country codes; a repeated code counts once.",
     )
+
+    def validate_geo(self, value):
+        # "us" and "US" are one country: keep the first of each, in the partner's order.
+        return list(dict.fromkeys(value)) if value is not None else value
 
 
 class LeaseRequestIn(StrictSerializer):

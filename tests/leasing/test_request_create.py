@@ -265,3 +265,17 @@ def test_a_queued_request_carries_its_sla_due_time(partner):
 
     lease_request = LeaseRequest.objects.get(public_id=response.json()["requestId"])
     assert lease_request.sla_due_at == sla_due_at(lease_request.submitted_at)
+
+
+def test_a_country_named_twice_is_kept_once(partner):
+    niche = {"vertical": "coffee", "geo": ["us", "CA", "US", "ca"]}
+    response = partner.client.post(
+        request_url(partner.project.pk),
+        lease_body(partner.project.pk, niche=niche),
+        format="json",
+    )
+
+    assert response.status_code == 202
+    request_id = response.json()["requestId"]
+    polled = partner.client.get(f"/v1/leased-accounts/requests/{request_id}").json()
+    assert polled["niche"]["geo"] == ["US", "CA"]
