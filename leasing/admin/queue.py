@@ -565,7 +565,6 @@ class LeaseRequestAdmin(admin.ModelAdmin):
                 call = (
                     (
                         allocation_pick_best,
-                        lease_end,
                         {"count": pick_form.cleaned_data["count"]},
                     )
                     if pick_form.is_valid()
@@ -696,6 +695,13 @@ class LeaseRequestAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/leasing/leaserequest/close.html", context)
 
 
+_ENDED_BY = {
+    DisconnectReason.RELEASED_BY_PARTNER: "released by partner",
+    DisconnectReason.UNPAID: "unpaid",
+    DisconnectReason.OPS: "by ops",
+}
+
+
 class EndLeasesForm(forms.Form):
     reason = forms.CharField(
         max_length=150,
@@ -717,12 +723,11 @@ class LeaseAdmin(admin.ModelAdmin):
         "account",
         "partner_project",
         "request_link",
-        "status",
+        "state",
         "billing",
         "price",
         "assigned_on",
         "renews_on",
-        "ended",
     ]
     list_select_related = ["social_account", "project__organization", "lease_request"]
     list_filter = ["status", "billing_status", "disconnected_reason"]
@@ -751,7 +756,7 @@ class LeaseAdmin(admin.ModelAdmin):
         if obj.lease_request is None:
             return "—"
         url = reverse("admin:leasing_leaserequest_change", args=[obj.lease_request_id])
-        return format_html('<a href="{}">{}</a>', url, obj.lease_request.public_id)
+        return format_html('<a href="{}"><small>{}</small></a>', url, obj.lease_request.public_id)
 
     @admin.display(description="billing", ordering="billing_status")
     def billing(self, obj):
@@ -774,12 +779,15 @@ class LeaseAdmin(admin.ModelAdmin):
             return "—"
         return timezone.localtime(obj.next_renewal_at).strftime("%Y-%m-%d")
 
-    @admin.display(description="ended", ordering="disconnected_at")
-    def ended(self, obj):
+    @admin.display(description="status", ordering="disconnected_at")
+    def state(self, obj):
+        """Running, or when and why it ended (one column, so the list fits 1366 px with
+        the action checkboxes)."""
         if obj.disconnected_at is None:
-            return "—"
+            return obj.get_status_display()
         day = timezone.localtime(obj.disconnected_at).strftime("%Y-%m-%d")
-        return f"{day} ({obj.get_disconnected_reason_display().lower()})"
+        why = _ENDED_BY.get(obj.disconnected_reason, obj.disconnected_reason)
+        return format_html("Ended {}<br><small>{}</small>", day, why)
 
     def has_add_permission(self, request):
         return False  # leases are made by allocating a request
