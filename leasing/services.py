@@ -819,6 +819,11 @@ def _accounts_cool_down(leases: list[Lease], *, at: datetime, grace_days: int) -
 
 
 # Ending: the partner cancels a request or releases an account; ops end a lease ----------
+#
+# A cancel locks the request, as allocation does first. Ending a lease locks the lease,
+# then its account (as renewals do): whatever else locks a leased account (allocation,
+# account moves) refuses it right after locking it, without waiting for a lease, so this
+# order cannot deadlock with the request -> accounts order above.
 
 
 @transaction.atomic
