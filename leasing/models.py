@@ -337,6 +337,7 @@ class Lease(models.Model):
 
     class Meta:
         ordering = ["-assigned_at"]
+        permissions = [("end_lease", "Can end running leases (ops)")]
         constraints = [
             models.UniqueConstraint(
                 fields=["social_account"],

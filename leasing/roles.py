@@ -23,7 +23,8 @@ ROLE_PERMISSIONS = {
             "requestnote": ["view", "add"],
             "pool": ["view", "add", "change"],
             "socialaccount": ["view", "add", "change"],
-            "lease": ["view"],
+            # end_lease: the "End selected leases (ops)" action.
+            "lease": ["view", "end_lease"],
         },
     },
     FINANCE: {

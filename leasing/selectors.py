@@ -166,3 +166,18 @@ def leases_missing_charges() -> list[Problem]:
             Problem(LEASE_PERIODS_CHARGED, f"lease {pk} ({account_id}, {organization_id})", detail)
         )
     return problems
+
+
+def lease_for_release(*, organization_id: str, social_account_id: str) -> Lease:
+    """The caller's lease of an account: the running one, else the latest ended one.
+    An account never leased to the organization is 404, whoever holds it now."""
+    lease = (
+        Lease.objects.filter(
+            project__organization_id=organization_id, social_account_id=social_account_id
+        )
+        .order_by("status", "-assigned_at", "-pk")  # "assigned" sorts before "disconnected"
+        .first()
+    )
+    if lease is None:
+        raise NotFound(f"No account {social_account_id!r} is leased to your organization.")
+    return lease

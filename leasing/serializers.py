@@ -188,3 +188,12 @@ class LeasedAccountOut(serializers.Serializer):
 class LeasedAccountPage(serializers.Serializer):
     items = LeasedAccountOut(many=True)
     nextCursor = serializers.CharField(allow_null=True)
+
+
+class LeaseReleased(serializers.Serializer):
+    socialAccountId = serializers.CharField(source="social_account_id")
+    status = serializers.ChoiceField(choices=[LeaseStatus.DISCONNECTED])
+    disconnectedReason = serializers.ChoiceField(
+        source="disconnected_reason", choices=[DisconnectReason.RELEASED_BY_PARTNER]
+    )
+    disconnectedAt = Timestamp(source="disconnected_at")

@@ -816,3 +816,110 @@ def _accounts_cool_down(leases: list[Lease], *, at: datetime, grace_days: int) -
         )
         for pk in leased
     )
+
+
+# Ending: the partner cancels a request or releases an account; ops end a lease ----------
+#
+# A cancel locks the request, as allocation does first. Ending a lease locks the lease,
+# then its account (as renewals do): whatever else locks a leased account (allocation,
+# account moves) refuses it right after locking it, without waiting for a lease, so this
+# order cannot deadlock with the request -> accounts order above.
+
+
+@transaction.atomic
+def lease_request_cancel(*, lease_request: LeaseRequest, api_key: ApiKey | None) -> LeaseRequest:
+    """The partner withdraws a request: ``cancelled``, or ``partial`` if some accounts
+    were already assigned (those stay leased and billed). Nothing is charged or refunded.
+
+    The request row is locked first, as allocation locks it, so a cancel racing an
+    allocation either waits for it and closes as ``partial``, or closes the request
+    first and the allocation, locking it next, refuses (``RequestClosed``). Cancelling a
+    request already ``cancelled`` returns it unchanged; any other final status raises
+    ``RequestClosed`` naming it. An internal note (author: the system) records it.
+    """
+    lease_request = _lock_request(lease_request)
+    if lease_request.status == RequestStatus.CANCELLED:
+        return lease_request
+    if lease_request.status != RequestStatus.REQUESTED:
+        raise RequestClosed(
+            f"Request {lease_request.public_id} is already {lease_request.status}: "
+            "only a request still being worked can be cancelled."
+        )
+    assigned = lease_request.leases.count()
+    by = f"API key {api_key.pk}" if api_key is not None else "the partner"
+    if assigned:
+        lease_request.status = RequestStatus.PARTIAL
+        body = (
+            f"Cancelled by the partner ({by}) with {assigned} of {lease_request.count} "
+            "account(s) assigned: those stay leased and billed; it closes as partial."
+        )
+    else:
+        lease_request.status = RequestStatus.CANCELLED
+        body = f"Cancelled by the partner ({by}) before any account was assigned."
+    RequestNote.objects.create(
+        lease_request=lease_request, body=body, visibility=NoteVisibility.INTERNAL, author=None
+    )
+    lease_request.closed_at = timezone.now()
+    lease_request.closed_by = None
+    lease_request.save(update_fields=["status", "closed_at", "closed_by"])
+    return lease_request
+
+
+class LeaseEnded(LeasingError):
+    """The lease is already disconnected."""
+
+    def __init__(self, message: str, *, lease: Lease):
+        super().__init__(message)
+        self.lease = lease
+
+
+_END_REASONS = {
+    DisconnectReason.RELEASED_BY_PARTNER: "Released by the partner",
+    DisconnectReason.OPS: "Ended by ops",
+}
+
+
+@transaction.atomic
+def lease_end(*, lease: Lease, reason: str, actor=None, note: str = "") -> Lease:
+    """End a running lease now: the partner released the account, or ops ended it.
+
+    One transaction: the lease is locked, then its account. The lease becomes
+    ``disconnected`` (at now, with ``reason``) and stops renewing (``next_renewal_at``
+    None), so no renewal run charges it again: renewals claim only assigned leases, with
+    ``SKIP LOCKED``, and a run holding this lease makes this call wait, then it ends the
+    lease as that run left it. The account moves ``leased`` -> ``cooldown``, logged with
+    ``actor`` (or the system) and ``note``. Nothing is refunded: the month already paid
+    simply runs out (finance can refund by hand). A lease already disconnected raises
+    ``LeaseEnded``.
+    """
+    if reason not in _END_REASONS:
+        raise LeasingError(f"A lease is ended as released_by_partner or ops, not {reason!r}.")
+    lease = Lease.objects.select_for_update(of=("self",)).get(pk=lease.pk)
+    if lease.status != LeaseStatus.ASSIGNED:
+        raise LeaseEnded(
+            f"The lease of {lease.social_account_id} already ended on "
+            f"{timezone.localtime(lease.disconnected_at):%Y-%m-%d} "
+            f"({lease.get_disconnected_reason_display().lower()}).",
+            lease=lease,
+        )
+    account = SocialAccount.objects.select_for_update(of=("self",)).get(pk=lease.social_account_id)
+    now = timezone.now()
+    lease.status = LeaseStatus.DISCONNECTED
+    lease.disconnected_at = now
+    lease.disconnected_reason = reason
+    lease.next_renewal_at = None
+    lease.save(
+        update_fields=["status", "disconnected_at", "disconnected_reason", "next_renewal_at"]
+    )
+    if account.state == AccountState.LEASED:
+        account.state, account.state_changed_at = AccountState.COOLDOWN, now
+        account.save(update_fields=["state", "state_changed_at"])
+        why = _END_REASONS[reason]
+        _log_moves(
+            [account],
+            from_states={account.pk: AccountState.LEASED},
+            to_state=AccountState.COOLDOWN,
+            actor=actor,
+            reason=(f"{why}: {note.strip()}" if note.strip() else why)[:200],
+        )
+    return lease

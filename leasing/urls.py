@@ -23,6 +23,11 @@ urlpatterns = [
         name="lease-request-detail",
     ),
     path(
+        "projects/<public_id:project_id>/leased-accounts/requests/<public_id:request_id>/cancel",
+        views.LeaseRequestCancelView.as_view(),
+        name="lease-request-cancel",
+    ),
+    path(
         "projects/<public_id:project_id>/leased-accounts",
         views.LeasedAccountListView.as_view(),
         name="leased-account-list",
@@ -33,4 +38,9 @@ urlpatterns = [
         name="org-lease-request-detail",
     ),
     path("leased-accounts", views.OrgLeasedAccountListView.as_view(), name="org-leased-accounts"),
+    path(
+        "leased-accounts/<public_id:social_account_id>",
+        views.LeasedAccountReleaseView.as_view(),
+        name="leased-account-release",
+    ),
 ]

@@ -1,13 +1,15 @@
 """Partner API views: validate, call one service or selector, render."""
 
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 
+from layers_ops.api.exceptions import Conflict
 from layers_ops.api.fields import validated
 from layers_ops.api.idempotency import idempotent
 from layers_ops.api.pagination import paginate
 from layers_ops.api.schema import (
+    ErrorEnvelope,
     error_responses,
     idempotency_key_header,
     link,
@@ -17,10 +19,11 @@ from layers_ops.api.views import PartnerAPIView
 from layers_ops.partners.models import Scope
 
 from . import selectors, services
-from .models import LeaseStatus, RequestStatus
+from .models import DisconnectReason, LeaseStatus, RequestStatus
 from .serializers import (
     LeasedAccountOut,
     LeasedAccountPage,
+    LeaseReleased,
     LeaseRequestAccepted,
     LeaseRequestIn,
     LeaseRequestOut,
@@ -44,6 +47,29 @@ for _to in ("getProjectLeaseRequest", "getLeaseRequest"):
         },
         description="Poll the request just queued.",
     )
+
+link(
+    "requestLease",
+    202,
+    "cancelLeaseRequest",
+    to="cancelLeaseRequest",
+    parameters={
+        "projectId": "$request.path.projectId",
+        "requestId": "$response.body#/requestId",
+    },
+    description="Withdraw the request just queued.",
+)
+link(
+    "cancelLeaseRequest",
+    200,
+    "getProjectLeaseRequest",
+    to="getProjectLeaseRequest",
+    parameters={
+        "projectId": "$request.path.projectId",
+        "requestId": "$response.body#/requestId",
+    },
+    description="Read the request as the cancel left it.",
+)
 
 lease_status_param = OpenApiParameter(
     "status",
@@ -205,3 +231,104 @@ class OrgLeasedAccountListView(LeasedAccountListView):
     )
     def get(self, request):
         return super().get(request)
+
+
+class LeaseRequestCancelView(PartnerAPIView):
+    """The partner withdraws a request."""
+
+    required_scopes = {"POST": Scope.LEASED_WRITE}
+
+    @extend_schema(
+        operation_id="cancelLeaseRequest",
+        summary="Cancel a lease request",
+        description=(
+            "Withdraw a request ops are still working. It becomes `cancelled`, or "
+            "`partial` if some accounts were already assigned: those stay leased and "
+            "billed (release them one by one). Nothing is charged or refunded. Cancelling "
+            "a request already `cancelled` answers it again (200); any other final status "
+            "is 409. No body. The same `Idempotency-Key` replays the first answer for 24 "
+            "hours, so a retried cancel that closed a request as `partial` answers the same."
+        ),
+        request=None,
+        parameters=[idempotency_key_header],
+        responses={
+            200: LeaseRequestOut,
+            **error_responses(401, 403, 404, 422, 429),
+            409: OpenApiResponse(
+                ErrorEnvelope,
+                description="`CONFLICT`: the request is already assigned, partial or "
+                "rejected (the message says which); or the Idempotency-Key was reused with "
+                "another request.",
+            ),
+        },
+        tags=["Leased accounts"],
+    )
+    @idempotent
+    def post(self, request, project_id, request_id):
+        organization_id = request.auth.organization_id
+        lease_request = selectors.lease_request_get(
+            organization_id=organization_id, request_id=request_id, project_id=project_id
+        )
+        try:
+            services.lease_request_cancel(lease_request=lease_request, api_key=request.auth)
+        except services.RequestClosed as closed:
+            raise Conflict(
+                str(closed), details=[{"field": "status", "message": lease_request.status}]
+            ) from None
+        lease_request = selectors.lease_request_get(
+            organization_id=organization_id, request_id=request_id, project_id=project_id
+        )
+        location = request.build_absolute_uri(
+            reverse(
+                "lease-request-detail",
+                kwargs={"project_id": project_id, "request_id": lease_request.public_id},
+            )
+        )
+        return Response(LeaseRequestOut(lease_request).data, headers={"Location": location})
+
+
+class LeasedAccountReleaseView(PartnerAPIView):
+    """The partner gives a leased account back."""
+
+    required_scopes = {"DELETE": Scope.LEASED_WRITE}
+
+    @extend_schema(
+        operation_id="releaseLeasedAccount",
+        summary="Release a leased account",
+        description=(
+            "End the lease now: the account is disconnected and never renewed again. "
+            "Nothing is refunded: the month already paid runs out. Releasing an account "
+            "you already released answers the same body again (200); a lease ended "
+            "otherwise (`unpaid`, `ops`) is 409."
+        ),
+        responses={
+            200: LeaseReleased,
+            **error_responses(401, 403, 429),
+            404: OpenApiResponse(
+                ErrorEnvelope,
+                description="`NOT_FOUND`: the account was never leased to your organization.",
+            ),
+            409: OpenApiResponse(
+                ErrorEnvelope,
+                description="`CONFLICT`: the lease already ended unpaid or by ops (the "
+                "message says when and why).",
+            ),
+        },
+        tags=["Leased accounts"],
+    )
+    def delete(self, request, social_account_id):
+        lease = selectors.lease_for_release(
+            organization_id=request.auth.organization_id, social_account_id=social_account_id
+        )
+        if lease.status == LeaseStatus.ASSIGNED:
+            try:
+                lease = services.lease_end(lease=lease, reason=DisconnectReason.RELEASED_BY_PARTNER)
+            except services.LeaseEnded as ended:  # a renewal run ended it meanwhile
+                lease = ended.lease
+        if lease.disconnected_reason != DisconnectReason.RELEASED_BY_PARTNER:
+            raise Conflict(
+                f"The lease of {social_account_id} already ended "
+                f"({lease.get_disconnected_reason_display().lower()}).",
+                details=[{"field": "disconnectedReason", "message": lease.disconnected_reason}],
+            )
+        return Response(LeaseReleased(lease).data)

@@ -248,3 +248,33 @@ def test_options_is_405_not_drf_metadata(partner):
     response = partner.client.options("/v1/whoami")
 
     assert_envelope(response, 405, "METHOD_NOT_ALLOWED")
+
+
+def test_cancel_and_release_are_documented_with_their_answers_and_links(client):
+    document = _document(client)
+    cancel = document["paths"][
+        "/v1/projects/{projectId}/leased-accounts/requests/{requestId}/cancel"
+    ]
+    release = document["paths"]["/v1/leased-accounts/{socialAccountId}"]
+
+    assert set(cancel) == {"post"} and set(release) == {"delete"}
+    assert "requestBody" not in cancel["post"]
+    assert set(cancel["post"]["responses"]) == {
+        "200", "400", "401", "403", "404", "405", "409", "422", "429"
+    }  # fmt: skip
+    assert set(release["delete"]["responses"]) == {
+        "200", "400", "401", "403", "404", "405", "409", "429"
+    }  # fmt: skip
+    assert (
+        "already assigned, partial or rejected" in cancel["post"]["responses"]["409"]["description"]
+    )
+    assert cancel["post"]["responses"]["200"]["headers"]["Location"]["required"] is True
+    assert any(p["name"] == "Idempotency-Key" for p in cancel["post"]["parameters"])
+    assert cancel["post"]["responses"]["200"]["links"]["getProjectLeaseRequest"]
+    accepted = document["paths"]["/v1/projects/{projectId}/leased-accounts/request"]["post"]
+    assert accepted["responses"]["202"]["links"]["cancelLeaseRequest"]["parameters"] == {
+        "projectId": "$request.path.projectId",
+        "requestId": "$response.body#/requestId",
+    }
+    released = document["components"]["schemas"]["LeaseReleased"]["properties"]
+    assert set(released) == {"socialAccountId", "status", "disconnectedReason", "disconnectedAt"}

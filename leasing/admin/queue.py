@@ -22,7 +22,15 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from billing.selectors import wallet_balance_cents
 
-from ..models import NOTE_MAX_LENGTH, Lease, LeaseRequest, RequestNote, RequestStatus
+from ..models import (
+    NOTE_MAX_LENGTH,
+    DisconnectReason,
+    Lease,
+    LeaseRequest,
+    LeaseStatus,
+    RequestNote,
+    RequestStatus,
+)
 from ..ranking import allocation_candidates, ready_supply_count
 from ..services import (
     AccountsUnavailable,
@@ -30,6 +38,7 @@ from ..services import (
     WalletShort,
     allocation_assign,
     allocation_pick_best,
+    lease_end,
     request_claim,
     request_close,
     request_note_add,
@@ -686,21 +695,39 @@ class LeaseRequestAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/leasing/leaserequest/close.html", context)
 
 
+_ENDED_BY = {
+    DisconnectReason.RELEASED_BY_PARTNER: "released by partner",
+    DisconnectReason.UNPAID: "unpaid",
+    DisconnectReason.OPS: "by ops",
+}
+
+
+class EndLeasesForm(forms.Form):
+    reason = forms.CharField(
+        max_length=150,
+        strip=True,
+        widget=forms.TextInput(attrs={"size": 60, "autofocus": True}),
+        help_text="Kept in each account's history with your name and the time.",
+    )
+
+
 @admin.register(Lease)
 class LeaseAdmin(admin.ModelAdmin):
     """Every lease: which account, for whom, and where its billing stands. Read-only:
-    leases are made by allocating a request and ended by renewals or ops."""
+    leases are made by allocating a request and ended by renewals, the partner or ops
+    (the *End selected leases* action, permission ``leasing.end_lease``)."""
+
+    actions = ["end_leases"]
 
     list_display = [
         "account",
         "partner_project",
         "request_link",
-        "status",
+        "state",
         "billing",
         "price",
         "assigned_on",
         "renews_on",
-        "ended",
     ]
     list_select_related = ["social_account", "project__organization", "lease_request"]
     list_filter = ["status", "billing_status", "disconnected_reason"]
@@ -729,7 +756,7 @@ class LeaseAdmin(admin.ModelAdmin):
         if obj.lease_request is None:
             return "—"
         url = reverse("admin:leasing_leaserequest_change", args=[obj.lease_request_id])
-        return format_html('<a href="{}">{}</a>', url, obj.lease_request.public_id)
+        return format_html('<a href="{}"><small>{}</small></a>', url, obj.lease_request.public_id)
 
     @admin.display(description="billing", ordering="billing_status")
     def billing(self, obj):
@@ -752,12 +779,15 @@ class LeaseAdmin(admin.ModelAdmin):
             return "—"
         return timezone.localtime(obj.next_renewal_at).strftime("%Y-%m-%d")
 
-    @admin.display(description="ended", ordering="disconnected_at")
-    def ended(self, obj):
+    @admin.display(description="status", ordering="disconnected_at")
+    def state(self, obj):
+        """Running, or when and why it ended (one column, so the list fits 1366 px with
+        the action checkboxes)."""
         if obj.disconnected_at is None:
-            return "—"
+            return obj.get_status_display()
         day = timezone.localtime(obj.disconnected_at).strftime("%Y-%m-%d")
-        return f"{day} ({obj.get_disconnected_reason_display().lower()})"
+        why = _ENDED_BY.get(obj.disconnected_reason, obj.disconnected_reason)
+        return format_html("Ended {}<br><small>{}</small>", day, why)
 
     def has_add_permission(self, request):
         return False  # leases are made by allocating a request
@@ -767,3 +797,59 @@ class LeaseAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def has_end_permission(self, request):
+        return request.user.has_perm("leasing.end_lease")
+
+    @admin.action(description="End selected leases (ops)", permissions=["end"])
+    def end_leases(self, request, queryset):
+        """Ask for a reason, then end each running lease selected (``lease_end``, reason
+        ``ops``): it stops renewing and its account goes to cooldown. Nothing refunded."""
+        leases = list(
+            queryset.select_related("social_account", "project__organization").order_by("pk")
+        )
+        running = [lease for lease in leases if lease.status == LeaseStatus.ASSIGNED]
+        if not running:
+            self.message_user(
+                request, "None of the selected leases is running: nothing ended.", messages.WARNING
+            )
+            return None
+        form = EndLeasesForm(request.POST if "confirm" in request.POST else None)
+        if form.is_valid():
+            return self._end(request, running, form.cleaned_data["reason"])
+        return TemplateResponse(
+            request,
+            "admin/leasing/lease/end_leases.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "End leases",
+                "opts": self.opts,
+                "leases": leases,
+                "running": running,
+                "form": form,
+                "action_name": "end_leases",
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "price_total": _money(sum(lease.monthly_price_cents for lease in running)),
+            },
+        )
+
+    def _end(self, request, running, reason):
+        ended, refused = [], []
+        for lease in running:
+            try:
+                lease_end(lease=lease, reason=DisconnectReason.OPS, actor=request.user, note=reason)
+            except LeasingError as exc:  # ended meanwhile (renewals, the partner)
+                refused.append(str(exc))
+                continue
+            ended.append(f"@{lease.social_account.handle}")
+            self.log_change(request, lease, f"Ended (ops): {reason}")
+        if ended:
+            self.message_user(
+                request,
+                f"Ended {len(ended)} lease(s): {', '.join(ended)}. They renew no more; the "
+                "accounts are in cooldown. Nothing was refunded.",
+                messages.SUCCESS,
+            )
+        if refused:
+            self.message_user(request, " ".join(refused), messages.WARNING)
+        return None
