@@ -1,10 +1,11 @@
 from django.urls import path, register_converter
 
-from layers_ops.api.converters import PublicIdConverter
+from layers_ops.api.converters import PublicIdConverter, SocialAccountIdConverter
 
 from . import views
 
 register_converter(PublicIdConverter, "public_id")
+register_converter(SocialAccountIdConverter, "social_account_id")
 
 urlpatterns = [
     path(
@@ -39,7 +40,7 @@ urlpatterns = [
     ),
     path("leased-accounts", views.OrgLeasedAccountListView.as_view(), name="org-leased-accounts"),
     path(
-        "leased-accounts/<public_id:social_account_id>",
+        "leased-accounts/<social_account_id:social_account_id>",
         views.LeasedAccountReleaseView.as_view(),
         name="leased-account-release",
     ),

@@ -11,3 +11,10 @@ class PublicIdConverter:
 
     def to_url(self, value: str) -> str:
         return value
+
+
+class SocialAccountIdConverter(PublicIdConverter):
+    """A social account's id, ``sa_`` and a ULID: so ``/v1/leased-accounts/requests``
+    and other words never reach the account view (they are 404, not 405)."""
+
+    regex = r"sa_[0-9A-Za-z]{26}"

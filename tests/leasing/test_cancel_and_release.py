@@ -369,3 +369,10 @@ def test_ops_holds_the_end_lease_permission_and_finance_does_not(db):
 
     assert ops.has_perm("leasing.end_lease")
     assert not finance.has_perm("leasing.end_lease")
+
+
+def test_words_under_leased_accounts_are_not_an_account_id(partner):
+    response = partner.client.get("/v1/leased-accounts/requests")
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "NOT_FOUND"
