@@ -20,7 +20,7 @@ from layers_ops.csv_export import csv_response
 
 from .charts import Series, balance_line_svg, dollars, stacked_bars_svg
 from .forms import AdjustmentForm, MoneyMovementForm, RefundForm, TopUpForm
-from .models import LedgerEntry, LedgerTransaction, Wallet
+from .models import LEASE_CHARGE_KINDS, LedgerEntry, LedgerTransaction, Wallet
 from .reconciliation import check_names, reconcile
 from .selectors import (
     FINANCE_TZ,
@@ -471,10 +471,18 @@ def _statement_rows(statement):
 
 class LedgerEntryInline(admin.TabularInline):
     model = LedgerEntry
-    fields = ["account", "amount_cents", "balance_after_cents"]
+    fields = ["account", "amount", "balance_after"]
     readonly_fields = fields
     extra = 0
     can_delete = False
+
+    @admin.display(description="amount")
+    def amount(self, obj):
+        return dollars(obj.amount_cents)
+
+    @admin.display(description="balance after")
+    def balance_after(self, obj):
+        return dollars(obj.balance_after_cents)
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -490,6 +498,24 @@ class LedgerTransactionAdmin(ReadOnlyAdmin):
     search_fields = ["id", "memo", "reference", "actor_label"]
     date_hierarchy = "created_at"
     inlines = [LedgerEntryInline]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """A charge or renewal not yet refunded offers "Refund this charge" to those who
+        may move money: the wallet's refund form, with this charge chosen."""
+        txn = self.get_object(request, object_id)
+        refund_url = None
+        if (
+            txn is not None
+            and txn.kind in LEASE_CHARGE_KINDS
+            and request.user.has_perm("billing.move_money")
+            and not LedgerTransaction.objects.filter(reverses=txn).exists()
+        ):
+            wallet = Wallet.objects.filter(entries__transaction=txn).first()
+            if wallet is not None:
+                url = reverse("admin:billing_wallet_refund", args=[wallet.pk])
+                refund_url = f"{url}?charge={txn.pk}"
+        extra_context = {**(extra_context or {}), "refund_url": refund_url}
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 class CreatedBetweenFilter(admin.ListFilter):

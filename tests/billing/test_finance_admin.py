@@ -210,6 +210,25 @@ def test_refund_offers_only_this_wallets_charges(client, finance, partner, other
     assert not LedgerTransaction.objects.filter(kind="reversal").exists()
 
 
+def test_a_charge_in_the_ledger_links_to_its_refund_until_refunded(client, finance, partner):
+    lease_accounts(partner, count=1)
+    charge = LedgerTransaction.objects.get(kind="charge")
+    page_url = reverse("admin:billing_ledgertransaction_change", args=[charge.pk])
+    refund_url = reverse("admin:billing_wallet_refund", args=[wallet_of(partner).pk])
+
+    page = client.get(page_url).content.decode()
+    assert "Refund this charge" in page and f"{refund_url}?charge={charge.pk}" in page
+    form = client.get(f"{refund_url}?charge={charge.pk}").context["form"]
+    assert form.initial["charge"] == charge.pk
+
+    client.post(refund_url, {"charge": charge.pk, "reason": "Account banned on day one"})
+
+    assert "Refund this charge" not in client.get(page_url).content.decode()
+    top_up = LedgerTransaction.objects.filter(kind="funding").first()
+    funding_page = reverse("admin:billing_ledgertransaction_change", args=[top_up.pk])
+    assert "Refund this charge" not in client.get(funding_page).content.decode()
+
+
 # --- who sees what ---------------------------------------------------------------------
 
 
