@@ -1,48 +1,20 @@
 """An ops person in a real browser: the admin flows partners depend on."""
 
-import json
 import re
 import urllib.error
-import urllib.request
 
 import pytest
-from django.contrib.auth.models import Group
 
 from leasing.roles import OPS
 from tests.conftest import lease_body, make_partner, request_url
-from tests.factories import UserFactory
+from tests.e2e.conftest import api, log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "correct horse battery staple"
-
-
-def api(live_server, path, token, body=None):
-    request = urllib.request.Request(
-        live_server.url + path,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        method="POST" if body is not None else "GET",
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return response.status, json.loads(response.read())
-
-
-def log_in_as_ops(page, live_server):
-    user = UserFactory(username="ops-e2e")
-    user.set_password(PASSWORD)
-    user.save()
-    user.groups.add(Group.objects.get(name=OPS))
-    page.goto(live_server.url + "/admin/login/")
-    page.fill("#id_username", "ops-e2e")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_selector("text=Queue, partners and money")
 
 
 def test_ops_issues_a_key_that_works_at_once_and_revokes_it(page, live_server):
     partner = make_partner("Browser Partner")
-    log_in_as_ops(page, live_server)
+    log_in(page, live_server, "ops-e2e", OPS)
 
     page.goto(live_server.url + "/admin/partners/apikey/add/")
     page.click(".select2-selection")
@@ -77,7 +49,7 @@ def test_ops_answers_a_request_with_a_note_the_partner_reads(page, live_server):
         lease_body(partner.project.pk, requestId="noted-1"),
     )
     assert status == 202
-    log_in_as_ops(page, live_server)
+    log_in(page, live_server, "ops-e2e", OPS)
 
     page.goto(live_server.url + "/admin/leasing/leaserequest/")
     page.click("text=noted-1")

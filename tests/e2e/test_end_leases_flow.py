@@ -1,39 +1,20 @@
 """An ops person ends two leases from the lease list, giving a reason, in a real browser.
 
-Screenshots (1366 px wide) go to ``E2E_SHOTS_DIR`` (default ``.e2e-artifacts/release``).
+Screenshots (1366 px wide) go to ``E2E_SHOTS_DIR``.
 """
 
-import os
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from layers_ops.partners.models import Organization, Project
 from leasing.models import AccountEvent, DisconnectReason, Lease, LeaseStatus
 from leasing.roles import OPS
-from tests.factories import LeaseFactory, LeaseRequestFactory, PoolFactory, UserFactory
+from tests.e2e.conftest import log_in, shot
+from tests.factories import LeaseFactory, LeaseRequestFactory, PoolFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "correct horse battery staple"
-SHOTS = Path(os.environ.get("E2E_SHOTS_DIR", ".e2e-artifacts/release"))
-
-
-@pytest.fixture
-def wide_page(browser):
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
-
-
-def shot(page, name):
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def leases():
@@ -62,17 +43,9 @@ def leases():
     return made
 
 
-def test_ops_ends_selected_leases_after_giving_a_reason(wide_page, live_server):
-    page = wide_page
+def test_ops_ends_selected_leases_after_giving_a_reason(page, live_server):
     made = leases()
-    user = UserFactory(username="dana.ops")
-    user.set_password(PASSWORD)
-    user.save()
-    user.groups.add(Group.objects.get(name=OPS))
-    page.goto(live_server.url + "/admin/login/")
-    page.fill("#id_username", "dana.ops")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    log_in(page, live_server, "dana.ops", OPS)
 
     page.goto(live_server.url + "/admin/leasing/lease/")
     for handle in ("mocha_max", "lift_lena", "squat_sam"):

@@ -2,25 +2,17 @@
 the ledger and the month's statement, and find the same numbers the partner sees."""
 
 import csv
-import os
 import urllib.parse
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group
 
 from billing.models import LedgerTransaction, Wallet
 from leasing.roles import FINANCE
 from tests.billing.helpers import lease_accounts
 from tests.conftest import make_partner
-from tests.e2e.test_admin_flow import api
-from tests.factories import UserFactory
+from tests.e2e.conftest import api, log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "correct horse battery staple"
-ARTIFACTS = Path(os.environ.get("E2E_ARTIFACTS", ".e2e-artifacts"))
 
 
 def wallet_as_the_partner_sees_it(live_server, partner) -> dict:
@@ -47,47 +39,17 @@ def wallet_as_the_partner_sees_it(live_server, partner) -> dict:
     }
 
 
-@contextmanager
-def screenshot_on_failure(page, name):
-    try:
-        yield
-    except BaseException:
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-        raise
-
-
-@pytest.fixture
-def finance_page(page, live_server):
-    page.set_viewport_size({"width": 1366, "height": 900})
-    user = UserFactory(username="fin-e2e")
-    user.set_password(PASSWORD)
-    user.save()
-    user.groups.add(Group.objects.get(name=FINANCE))
-    page.goto(live_server.url + "/admin/login/")
-    page.fill("#id_username", "fin-e2e")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url("**/admin/")
-    return page
-
-
 def read_csv(download) -> list[list[str]]:
     with open(download.path(), newline="") as handle:
         return list(csv.reader(handle))
 
 
-def test_finance_tops_up_refunds_and_downloads_the_books(finance_page, live_server):
-    page = finance_page
-    with screenshot_on_failure(page, "finance_books"):
-        _tops_up_refunds_and_downloads(page, live_server)
-
-
-def _tops_up_refunds_and_downloads(page, live_server):
+def test_finance_tops_up_refunds_and_downloads_the_books(page, live_server):
     partner = make_partner("Browser Books Co")  # $3,000 opening top-up
     allocation = lease_accounts(partner, count=2)  # two first-month charges, $150 each
     charge = LedgerTransaction.objects.get(kind="charge", lease_id=allocation.leases[0].pk)
     wallet = Wallet.objects.get(organization=partner.organization)
+    log_in(page, live_server, "fin-e2e", FINANCE)
 
     page.goto(live_server.url + "/admin/billing/wallet/")
     page.click("text=Browser Books Co")

@@ -1,23 +1,18 @@
 """An ops person loads warmed accounts from a CSV and moves them, in a real browser.
 
-Screenshots (1366 px wide) of each page go to ``E2E_SHOTS_DIR`` (default
-``.e2e-artifacts/inventory``), so the pages can be looked at after a run.
+Screenshots (1366 px wide) of each page go to ``E2E_SHOTS_DIR``, so the pages can be
+looked at after a run.
 """
 
-import os
-from pathlib import Path
-
 import pytest
-from django.contrib.auth.models import Group
 
 from leasing.models import AccountEvent, SocialAccount
 from leasing.roles import OPS
-from tests.factories import LeaseFactory, PoolFactory, SocialAccountFactory, UserFactory
+from tests.e2e.conftest import log_in, shot
+from tests.factories import LeaseFactory, PoolFactory, SocialAccountFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "correct horse battery staple"
-SHOTS = Path(os.environ.get("E2E_SHOTS_DIR", ".e2e-artifacts/inventory"))
 
 CSV = (
     "handle,followers,geo\r\n"
@@ -30,32 +25,6 @@ CSV = (
     "pour_over_pat,8800,US|XX\r\n"
     "@Coffee_Jo,500,US\r\n"
 )
-
-
-@pytest.fixture
-def wide_page(browser):
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
-
-
-def shot(page, name):
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-def log_in_as_ops(page, live_server):
-    user = UserFactory(username="dana.ops")
-    user.set_password(PASSWORD)
-    user.save()
-    user.groups.add(Group.objects.get(name=OPS))
-    page.goto(live_server.url + "/admin/login/")
-    page.fill("#id_username", "dana.ops")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#content")
 
 
 def inventory():
@@ -92,10 +61,9 @@ def inventory():
     return coffee
 
 
-def test_ops_imports_a_csv_after_a_preview_and_moves_accounts_with_a_reason(wide_page, live_server):
-    page = wide_page
+def test_ops_imports_a_csv_after_a_preview_and_moves_accounts_with_a_reason(page, live_server):
     coffee = inventory()
-    log_in_as_ops(page, live_server)
+    log_in(page, live_server, "dana.ops", OPS)
 
     page.goto(live_server.url + "/admin/leasing/socialaccount/import/")
     page.set_input_files(

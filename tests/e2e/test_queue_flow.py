@@ -1,60 +1,20 @@
 """An ops person works a request end to end in a real browser: find it in the queue,
 allocate the best 3 of 5, close it as partial with a note the partner reads."""
 
-import contextlib
-import json
 import re
-import urllib.request
-from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group
 
 from billing.selectors import wallet_balance_cents
 from leasing.roles import OPS
 from tests.conftest import lease_body, make_partner, request_url
-from tests.factories import PoolFactory, SocialAccountFactory, UserFactory
+from tests.e2e.conftest import api, log_in
+from tests.factories import PoolFactory, SocialAccountFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "correct horse battery staple"
-ARTIFACTS = Path(__file__).resolve().parents[2] / ".e2e-artifacts"
 
-
-def api(live_server, path, token, body=None):
-    request = urllib.request.Request(
-        live_server.url + path,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        method="POST" if body is not None else "GET",
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return response.status, json.loads(response.read())
-
-
-@contextlib.contextmanager
-def screenshots_on_failure(page, name):
-    """Keep a full-page screenshot and the HTML in .e2e-artifacts/ when a step fails."""
-    try:
-        yield
-    except BaseException:
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-        (ARTIFACTS / f"{name}.html").write_text(page.content())
-        raise
-
-
-@pytest.fixture
-def wide_page(browser):
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
-
-
-def test_ops_allocates_three_of_five_and_closes_as_partial(wide_page, live_server):
-    page = wide_page
+def test_ops_allocates_three_of_five_and_closes_as_partial(page, live_server):
     partner = make_partner("Browser Coffee")
     pool = PoolFactory(name="Coffee EN", tags=["coffee"], language="en", geos=["US", "CA"])
     for i in range(6):
@@ -67,34 +27,25 @@ def test_ops_allocates_three_of_five_and_closes_as_partial(wide_page, live_serve
     )
     assert status == 202
     before = wallet_balance_cents(organization_id=partner.organization.pk)
-    user = UserFactory(username="ops-browser")
-    user.set_password(PASSWORD)
-    user.save()
-    user.groups.add(Group.objects.get(name=OPS))
+    log_in(page, live_server, "ops-browser", OPS)
+    page.wait_for_selector("#ops-panel")
 
-    with screenshots_on_failure(page, "queue-flow"):
-        page.goto(live_server.url + "/admin/login/")
-        page.fill("#id_username", "ops-browser")
-        page.fill("#id_password", PASSWORD)
-        page.click("input[type=submit]")
-        page.wait_for_selector("#ops-panel")
+    page.click("#ops-panel >> text=open requests")
+    page.fill("#searchbar", "browser-5")
+    page.press("#searchbar", "Enter")
+    page.click("#result_list >> text=browser-5")
+    page.click("text=Allocate accounts")
+    page.fill("#id_best-count", "3")
+    page.click("input[name=pick_best]")
+    message = page.text_content(".messagelist")
+    assert "Assigned 3 account(s) to browser-5" in message
+    assert "charged $450.00" in message
 
-        page.click("#ops-panel >> text=open requests")
-        page.fill("#searchbar", "browser-5")
-        page.press("#searchbar", "Enter")
-        page.click("#result_list >> text=browser-5")
-        page.click("text=Allocate accounts")
-        page.fill("#id_best-count", "3")
-        page.click("input[name=pick_best]")
-        message = page.text_content(".messagelist")
-        assert "Assigned 3 account(s) to browser-5" in message
-        assert "charged $450.00" in message
-
-        page.click("text=Close as partial")
-        page.fill("#id_note", "Three fit this niche today; we will not find two more soon.")
-        assert page.is_checked("#id_partner_visible")
-        page.click("input[type=submit][value='Close as partial']")
-        page.wait_for_selector("text=Closed browser-5 as partial")
+    page.click("text=Close as partial")
+    page.fill("#id_note", "Three fit this niche today; we will not find two more soon.")
+    assert page.is_checked("#id_partner_visible")
+    page.click("input[type=submit][value='Close as partial']")
+    page.wait_for_selector("text=Closed browser-5 as partial")
 
     _, polled = api(live_server, "/v1/leased-accounts/requests/browser-5", partner.token)
     assert polled["status"] == "partial"
