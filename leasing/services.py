@@ -856,7 +856,7 @@ def lease_request_cancel(*, lease_request: LeaseRequest, api_key: ApiKey | None)
     else:
         lease_request.status = RequestStatus.CANCELLED
         body = f"Cancelled by the partner ({by}) before any account was assigned."
-    RequestNote.objects.create(
+    request_note_add(
         lease_request=lease_request, body=body, visibility=NoteVisibility.INTERNAL, author=None
     )
     lease_request.closed_at = timezone.now()
@@ -923,3 +923,18 @@ def lease_end(*, lease: Lease, reason: str, actor=None, note: str = "") -> Lease
             reason=(f"{why}: {note.strip()}" if note.strip() else why)[:200],
         )
     return lease
+
+
+@transaction.atomic
+def lease_release(*, lease: Lease) -> Lease:
+    """The partner gives a leased account back: ``lease_end`` as released by the partner.
+
+    Releasing again answers the lease as the first release left it, so a retry is
+    harmless; a lease that ended another way (unpaid, ops) raises ``LeaseEnded``.
+    """
+    try:
+        return lease_end(lease=lease, reason=DisconnectReason.RELEASED_BY_PARTNER)
+    except LeaseEnded as ended:
+        if ended.lease.disconnected_reason == DisconnectReason.RELEASED_BY_PARTNER:
+            return ended.lease
+        raise

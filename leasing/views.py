@@ -19,7 +19,7 @@ from layers_ops.api.views import PartnerAPIView
 from layers_ops.partners.models import Scope
 
 from . import selectors, services
-from .models import DisconnectReason, LeaseStatus, RequestStatus
+from .models import LeaseStatus, RequestStatus
 from .serializers import (
     LeasedAccountOut,
     LeasedAccountPage,
@@ -320,15 +320,13 @@ class LeasedAccountReleaseView(PartnerAPIView):
         lease = selectors.lease_for_release(
             organization_id=request.auth.organization_id, social_account_id=social_account_id
         )
-        if lease.status == LeaseStatus.ASSIGNED:
-            try:
-                lease = services.lease_end(lease=lease, reason=DisconnectReason.RELEASED_BY_PARTNER)
-            except services.LeaseEnded as ended:  # a renewal run ended it meanwhile
-                lease = ended.lease
-        if lease.disconnected_reason != DisconnectReason.RELEASED_BY_PARTNER:
+        try:
+            lease = services.lease_release(lease=lease)
+        except services.LeaseEnded as ended:
             raise Conflict(
-                f"The lease of {social_account_id} already ended "
-                f"({lease.get_disconnected_reason_display().lower()}).",
-                details=[{"field": "disconnectedReason", "message": lease.disconnected_reason}],
-            )
+                str(ended),
+                details=[
+                    {"field": "disconnectedReason", "message": ended.lease.disconnected_reason}
+                ],
+            ) from None
         return Response(LeaseReleased(lease).data)
