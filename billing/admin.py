@@ -18,9 +18,10 @@ from django.utils.html import format_html
 
 from layers_ops.csv_export import csv_response
 
-from .charts import Series, balance_line_svg, dollars, stacked_bars_svg
+from .charts import Series, balance_line_svg, stacked_bars_svg
 from .forms import AdjustmentForm, MoneyMovementForm, RefundForm, TopUpForm
 from .models import LEASE_CHARGE_KINDS, LedgerEntry, LedgerTransaction, Wallet
+from .money import dollars
 from .reconciliation import check_names, reconcile
 from .selectors import (
     FINANCE_TZ,

@@ -5,6 +5,7 @@ from django import forms
 from layers_ops.partners.models import Organization
 
 from .models import LedgerTransaction
+from .money import dollars
 from .selectors import FINANCE_TZ
 
 AMOUNT = {"label": "Amount (USD)", "max_digits": 12, "decimal_places": 2}
@@ -106,7 +107,7 @@ class ChargeChoiceField(forms.ModelChoiceField):
         refunded = " (already refunded)" if txn.is_reversed else ""
         return (
             f"{txn.created_at.astimezone(FINANCE_TZ):%Y-%m-%d} · {txn.get_kind_display()} · "
-            f"${-txn.wallet_cents / 100:,.2f} · {txn.memo} · {txn.pk}{refunded}"
+            f"{dollars(-txn.wallet_cents)} · {txn.memo} · {txn.pk}{refunded}"
         )
 
 

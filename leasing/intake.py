@@ -35,6 +35,7 @@ from django.db import IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
 from .models import AccountEvent, AccountImport, AccountState, Pool, SocialAccount
+from .services import actor_label
 from .validators import (
     InvalidValue,
     country_code_check,
@@ -55,7 +56,6 @@ UNTOUCHABLE = {
 }
 PLATFORM = "tiktok"
 WRITE_BATCH = 2000
-SYSTEM_ACTOR = "system"
 
 
 class IntakeError(Exception):
@@ -446,7 +446,7 @@ def accounts_import(
             refused_count=len(report.refused),
             refused=[[r.line, r.handle, r.reason] for r in report.refused],
             actor=actor,
-            actor_label=actor.get_username() if actor is not None else SYSTEM_ACTOR,
+            actor_label=actor_label(actor),
         )
         report.written = True
         return report
@@ -467,7 +467,7 @@ def _accounts_add(rows: list[_Clean], *, pool: Pool, state: str, actor) -> list[
         )
         for row in rows
     ]
-    label = actor.get_username() if actor is not None else SYSTEM_ACTOR
+    label = actor_label(actor)
     events = [
         AccountEvent(
             account_id=account.pk,
@@ -562,7 +562,7 @@ def social_account_add(
         from_state="",
         to_state=AccountState.WARMING,
         actor=actor,
-        actor_label=actor.get_username() if actor is not None else SYSTEM_ACTOR,
+        actor_label=actor_label(actor),
         reason="Added by hand",
     )
     return account

@@ -14,7 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from billing.services import InsufficientFunds, LeaseCharge, lease_charges_post
+from billing.services import SYSTEM_ACTOR, InsufficientFunds, LeaseCharge, lease_charges_post
 from layers_ops.api.exceptions import BillingExhausted, Conflict
 from layers_ops.partners.models import ApiKey
 
@@ -36,8 +36,6 @@ from .models import (
 )
 from .periods import period_start, periods_due
 from .sla import sla_due_at
-
-SYSTEM_ACTOR = "system"
 
 
 class LeasingError(Exception):
@@ -68,7 +66,8 @@ class WalletShort(LeasingError):
         )
 
 
-def _actor_label(actor) -> str:
+def actor_label(actor) -> str:
+    """Who did it, as the logs show it: a username, or ``system``."""
     return actor.get_username() if actor is not None else SYSTEM_ACTOR
 
 
@@ -89,7 +88,7 @@ def _log_moves(accounts, *, from_states: dict, to_state: str, actor, reason: str
             from_state=from_states[account.pk],
             to_state=to_state,
             actor=actor,
-            actor_label=_actor_label(actor),
+            actor_label=actor_label(actor),
             reason=reason,
         )
         for account in accounts
@@ -410,11 +409,6 @@ def request_unclaim(*, lease_request: LeaseRequest, actor) -> LeaseRequest:
     lease_request.claimed_at = None
     lease_request.save(update_fields=["claimed_by", "claimed_at"])
     return lease_request
-
-
-class CloseOutcome:
-    PARTIAL = RequestStatus.PARTIAL
-    REJECTED = RequestStatus.REJECTED
 
 
 @transaction.atomic

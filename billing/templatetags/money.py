@@ -1,6 +1,6 @@
 from django import template
 
-from billing.charts import dollars
+from billing.money import dollars
 
 register = template.Library()
 

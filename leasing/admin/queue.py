@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from billing.money import dollars
 from billing.selectors import wallet_balance_cents
 
 from ..models import (
@@ -46,10 +47,6 @@ from ..services import (
 )
 
 CANDIDATES_SHOWN = 50
-
-
-def _money(cents: int) -> str:
-    return f"${cents / 100:,.2f}"
 
 
 def _short_duration(delta) -> str:
@@ -604,8 +601,8 @@ class LeaseRequestAdmin(admin.ModelAdmin):
         lease_request = allocation.lease_request
         summary = (
             f"Assigned {len(allocation.leases)} account(s) to {lease_request.public_id} "
-            f"({handles}); charged {_money(allocation.charged_cents)} to "
-            f"{obj.organization.name}, balance now {_money(balance)}."
+            f"({handles}); charged {dollars(allocation.charged_cents)} to "
+            f"{obj.organization.name}, balance now {dollars(balance)}."
         )
         if lease_request.status == RequestStatus.ASSIGNED:
             summary += " The request is complete (assigned)."
@@ -639,9 +636,9 @@ class LeaseRequestAdmin(admin.ModelAdmin):
             "is_open": is_open,
             "assigned_count": assigned,
             "still_needed": still_needed,
-            "balance": _money(balance),
+            "balance": dollars(balance),
             "covers": covers,
-            "price": _money(price),
+            "price": dollars(price),
             "candidates": candidates,
             "chosen": chosen,
             "supply": supply,
@@ -767,7 +764,7 @@ class LeaseAdmin(admin.ModelAdmin):
 
     @admin.display(description="a month", ordering="monthly_price_cents")
     def price(self, obj):
-        return f"${obj.monthly_price_cents / 100:,.2f}"
+        return dollars(obj.monthly_price_cents)
 
     @admin.display(description="assigned", ordering="assigned_at")
     def assigned_on(self, obj):
@@ -829,7 +826,7 @@ class LeaseAdmin(admin.ModelAdmin):
                 "form": form,
                 "action_name": "end_leases",
                 "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-                "price_total": _money(sum(lease.monthly_price_cents for lease in running)),
+                "price_total": dollars(sum(lease.monthly_price_cents for lease in running)),
             },
         )
 
