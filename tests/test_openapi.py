@@ -24,7 +24,7 @@ from schemathesis.generation import GenerationMode
 
 from layers_ops.wsgi import application
 from tests.api.test_auth_and_errors import assert_envelope
-from tests.conftest import make_partner
+from tests.conftest import lease_body, make_partner, request_url
 
 CONFIG = SchemathesisConfig.from_dict(
     {
@@ -248,6 +248,16 @@ def test_options_is_405_not_drf_metadata(partner):
     response = partner.client.options("/v1/whoami")
 
     assert_envelope(response, 405, "METHOD_NOT_ALLOWED")
+    assert "GET" in response["Allow"] and "OPTIONS" not in response["Allow"]
+
+
+def test_allow_never_names_options(partner):
+    response = partner.client.post(
+        request_url(partner.project.pk), lease_body(partner.project.pk), format="json"
+    )
+
+    assert response.status_code == 202
+    assert "OPTIONS" not in response["Allow"]
 
 
 def test_cancel_and_release_are_documented_with_their_answers_and_links(client):

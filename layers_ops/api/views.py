@@ -20,8 +20,9 @@ class PartnerAPIView(APIView):
     the headers) for any valid key, so a 403 carries the X-RateLimit-* headers too.
     """
 
-    # No DRF metadata answer to OPTIONS: 405 like any method the endpoint does not serve.
-    metadata_class = None
+    # No DRF metadata answer to OPTIONS: 405 like any method the endpoint does not serve,
+    # and never named in an Allow header.
+    http_method_names = [m for m in APIView.http_method_names if m != "options"]
 
     def check_permissions(self, request):
         if request.auth is not None:
