@@ -25,8 +25,9 @@ class WalletOut(serializers.Serializer):
     runwayDays = serializers.IntegerField(
         source="runway_days",
         allow_null=True,
-        help_text="Days until a renewal falls due that the balance cannot pay, walking "
-        "every lease's renewals in time order; null when nothing renews, or beyond two years.",
+        help_text="Days from today (UTC) to the day a renewal falls due that the balance "
+        "cannot pay, paying every lease's monthly renewals in time order; null when nothing "
+        "renews, or beyond two years.",
     )
 
 

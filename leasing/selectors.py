@@ -1,12 +1,15 @@
 """Reads: for the partner API (always scoped to the caller's organization) and for
 billing's view of leases."""
 
-from django.db.models import OuterRef, Prefetch, QuerySet
+from datetime import UTC
+
+from django.db.models import Count, OuterRef, Prefetch, QuerySet, Sum
+from django.db.models.functions import TruncDate
 
 from billing.models import LEASE_CHARGE_KINDS, LedgerTransaction
 from billing.reconciliation import Problem
 from billing.selectors import wallet_balance_of
-from billing.usage import LeaseUsage, Renewal
+from billing.usage import LeaseUsage, RenewalDay
 from layers_ops.api.exceptions import NotFound, ValidationFailed
 from layers_ops.partners.models import Project
 
@@ -103,31 +106,39 @@ def lease_list(
 
 def lease_usage_by_organization(organization_ids) -> dict:
     """Billing's view of leases (see ``billing.usage``): per organization, the running
-    leases, how many are past due, the monthly burn and each lease's next renewal.
-    One query, however many organizations."""
+    leases, how many are past due, the monthly burn and the next renewals grouped by
+    day. One query, however many organizations; its rows grow with the renewal days in
+    a month, not with the leases."""
     rows = (
         Lease.objects.filter(
             project__organization_id__in=list(organization_ids), status=LeaseStatus.ASSIGNED
         )
+        .annotate(renews_on=TruncDate("next_renewal_at", tzinfo=UTC))
         .order_by()
-        .values_list(
-            "project__organization_id", "billing_status", "monthly_price_cents", "next_renewal_at"
-        )
+        .values_list("project__organization_id", "billing_status", "renews_on")
+        .annotate(leases=Count("id"), amount_cents=Sum("monthly_price_cents"))
     )
-    grouped: dict[str, list] = {}
-    for organization_id, billing_status, price, next_renewal_at in rows:
-        grouped.setdefault(organization_id, []).append((billing_status, price, next_renewal_at))
+    usage: dict[str, dict] = {}
+    for organization_id, billing_status, renews_on, leases, amount_cents in rows:
+        org = usage.setdefault(organization_id, {"active": 0, "past_due": 0, "burn": 0, "days": {}})
+        org["active"] += leases
+        org["burn"] += amount_cents
+        if billing_status == BillingStatus.PAST_DUE:
+            org["past_due"] += leases
+        if renews_on is not None:
+            count, amount = org["days"].get(renews_on, (0, 0))
+            org["days"][renews_on] = (count + leases, amount + amount_cents)
     return {
         organization_id: LeaseUsage(
-            active_leases=len(leases),
-            past_due_leases=sum(1 for status, _, _ in leases if status == BillingStatus.PAST_DUE),
-            monthly_burn_cents=sum(price for _, price, _ in leases),
-            renewals=sorted(
-                (Renewal(at=at, amount_cents=price) for _, price, at in leases if at is not None),
-                key=lambda r: r.at,
-            ),
+            active_leases=org["active"],
+            past_due_leases=org["past_due"],
+            monthly_burn_cents=org["burn"],
+            renewals=[
+                RenewalDay(on=on, leases=count, amount_cents=amount)
+                for on, (count, amount) in sorted(org["days"].items())
+            ],
         )
-        for organization_id, leases in grouped.items()
+        for organization_id, org in usage.items()
     }
 
 

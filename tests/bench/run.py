@@ -634,6 +634,11 @@ def finance_main() -> int:
     return subprocess.call([sys.executable, "-m", "tests.bench.finance"], cwd=ROOT)
 
 
+def wallet_main() -> int:
+    """``GET /v1/wallet`` with 5,000 leases against ``/v1/whoami`` (``tests.bench.wallet``)."""
+    return subprocess.call([sys.executable, "-m", "tests.bench.wallet"], cwd=ROOT)
+
+
 def intake_main() -> int:
     from tests.bench import intake
 
@@ -693,6 +698,7 @@ SECTIONS = {
     "intake": intake_main,
     "renewals": renewals.main,
     "finance": finance_main,
+    "wallet": wallet_main,
 }
 
 
