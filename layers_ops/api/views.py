@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from .exceptions import ApiError, BadRequest, NotFound, error_response
 from .middleware import is_api
+from .permissions import ANY_KEY
 from .renderers import JSONRenderer
 from .schema import error_responses
 
@@ -18,7 +19,13 @@ class PartnerAPIView(APIView):
 
     DRF checks permissions before throttles; here the budget is spent (and reported in
     the headers) for any valid key, so a 403 carries the X-RateLimit-* headers too.
+
+    ``required_scopes`` names the scope of each method the view serves (``ANY_KEY`` for
+    any valid key); HEAD takes GET's, and a served method left out is refused
+    (``permissions.HasScope``).
     """
+
+    required_scopes: dict[str, str] = {}
 
     # No DRF metadata answer to OPTIONS: 405 like any method the endpoint does not serve,
     # and never named in an Allow header.
@@ -52,6 +59,8 @@ WhoAmI = inline_serializer(
 
 class WhoAmIView(PartnerAPIView):
     """The organization, key id, scopes and rate-limit tier of the calling key."""
+
+    required_scopes = {"GET": ANY_KEY}
 
     @extend_schema(
         operation_id="whoami",
