@@ -7,7 +7,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .exceptions import ApiError, BadRequest, NotFound, error_response
+from .exceptions import ApiError, BadRequest, NotFound, error_response, request_refusal
 from .middleware import is_api
 from .permissions import ANY_KEY
 from .renderers import JSONRenderer
@@ -92,7 +92,7 @@ def not_found(request, exception=None) -> HttpResponse:
 def bad_request(request, exception=None) -> HttpResponse:
     """Django refused the request before any view (e.g. a Host not in ALLOWED_HOSTS)."""
     if is_api(request):
-        return error_response(request, BadRequest())
+        return error_response(request, request_refusal(exception) or BadRequest())
     return defaults.bad_request(request, exception)
 
 
