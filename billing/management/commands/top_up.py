@@ -1,11 +1,14 @@
 import json
-import re
 
 from django.core.management.base import BaseCommand, CommandError
 
 from billing.selectors import wallet_balance_cents
 from billing.services import BillingError, wallet_fund
+from layers_ops.grammar import DIGITS_RULE, GrammarError, whole_number
 from layers_ops.partners.models import Organization
+
+# As much as the admin's amount field holds (12 digits: $9,999,999,999.99).
+MAX_CENTS = 10**12 - 1
 
 
 class Command(BaseCommand):
@@ -21,9 +24,13 @@ class Command(BaseCommand):
         parser.add_argument("--reference", default="", help="Wire or invoice number.")
 
     def handle(self, *args, **options):
-        raw_cents = (options["cents"] or "").strip()
-        if not re.fullmatch(r"-?[0-9]+", raw_cents) or int(raw_cents) <= 0:
-            raise CommandError("--cents must be a positive whole number of US cents.")
+        try:
+            cents = whole_number(options["cents"] or "", minimum=1, maximum=MAX_CENTS)
+        except GrammarError:
+            raise CommandError(
+                f"--cents must be a positive whole number of US cents, at most {MAX_CENTS} "
+                f"({DIGITS_RULE})."
+            ) from None
         memo = (options["memo"] or "").strip()
         if not memo:
             raise CommandError("--memo is required: say what the money is.")
@@ -33,7 +40,7 @@ class Command(BaseCommand):
         try:
             wallet_fund(
                 organization=organization,
-                amount_cents=int(raw_cents),
+                amount_cents=cents,
                 memo=memo,
                 reference=options["reference"].strip(),
             )
