@@ -1,7 +1,7 @@
 """The one grammar for numbers and times people and machines type into the service.
 
-Every number or time read from text (API query parameters, the admin's money fields,
-command-line options) is parsed here, so ``limit``, an amount in the admin and
+Every number or time read from text (API query parameters, the admin's money and count
+fields, command-line options, CSV intake) is parsed here, so ``limit``, an amount in the admin and
 ``top_up --cents`` refuse the same things:
 
 * **Digits** are the ASCII ``0``-``9`` only: no full-width or other scripts' digits, no
@@ -122,6 +122,21 @@ def timestamp(raw: str) -> datetime:
         ) from None
     except OverflowError:
         raise GrammarError("is out of range once taken to UTC.") from None
+
+
+class WholeNumberField(forms.IntegerField):
+    """A form's whole number in the grammar above (surrounding spaces trimmed); the
+    IntegerField's own rules (``min_value``, ``max_value``) apply after it."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        try:
+            return whole_number(str(value).strip(), signed=True)
+        except GrammarError as refused:
+            raise forms.ValidationError(
+                f"Enter a whole number ({DIGITS_RULE}).", code="invalid"
+            ) from refused
 
 
 class AmountField(forms.DecimalField):

@@ -14,8 +14,11 @@ from django.urls import reverse
 from billing.models import LedgerTransaction, Wallet
 from billing.selectors import wallet_balance_cents
 from layers_ops import grammar
-from leasing.roles import FINANCE
+from layers_ops.partners.models import Organization
+from leasing.models import Lease
+from leasing.roles import FINANCE, OPS
 from tests.billing.helpers import staff_in
+from tests.factories import LeaseRequestFactory, PoolFactory, SocialAccountFactory
 
 # Spellings of a number no edge accepts: other scripts' digits, separators, exponents,
 # signs, spaces, leading zeros, fractions where a whole number is due.
@@ -223,3 +226,78 @@ def test_top_up_refuses_cents_outside_the_grammar_in_one_line(partner, cents):
     assert "--cents" in str(refused.value)
     assert "\n" not in str(refused.value)
     assert wallet_balance_cents(organization_id=partner.organization.pk) == 300_000
+
+
+# --- the other numbers read from text: the same grammar ---------------------------------
+
+ODD_WHOLE = ["1_0", "\uff12", "02", "+2", "2e0"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("count", ODD_WHOLE)
+def test_allocate_count_outside_the_grammar_is_one_line_and_assigns_nothing(partner, count):
+    lease_request = LeaseRequestFactory(project=partner.project, count=3)
+    pool = PoolFactory(tags=["coffee"])
+    SocialAccountFactory(pool=pool)
+    SocialAccountFactory(pool=pool)
+
+    with pytest.raises(CommandError, match="--count") as refused:
+        call_command("allocate", lease_request.public_id, "--count", count, stdout=io.StringIO())
+
+    assert "\n" not in str(refused.value)
+    assert not Lease.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("cents", ["1_000", "\uff11\uff10\uff10", "0100", "1e3"])
+def test_create_partner_wallet_cents_outside_the_grammar_is_one_line(cents):
+    with pytest.raises(CommandError, match="--wallet-cents") as refused:
+        call_command("create_partner", "--name", "Acme", "--wallet-cents", cents)
+
+    assert "\n" not in str(refused.value)
+    assert not Organization.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--at", "2026-03-01T00:00:00"],  # no offset
+        ["--at", "\uff12\uff10\uff12\uff16-03-01"],
+        ["--at", "2026-03-01T00:00:00.1234567Z"],
+        ["--batch-size", "1_000"],
+        ["--batch-size", "01"],
+        ["--batch-size", "0"],
+    ],
+)
+def test_renew_leases_options_outside_the_grammar_are_one_line(args):
+    with pytest.raises(CommandError, match=args[0]) as refused:
+        call_command("renew_leases", *args, stdout=io.StringIO())
+
+    assert "\n" not in str(refused.value)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("count", ODD_WHOLE)
+def test_the_admin_pick_best_count_outside_the_grammar_is_a_form_error(client, partner, count):
+    client.force_login(staff_in(OPS, "ops"))
+    lease_request = LeaseRequestFactory(project=partner.project, count=3)
+    pool = PoolFactory(tags=["coffee"])
+    for _ in range(3):
+        SocialAccountFactory(pool=pool)
+    url = reverse("admin:leasing_leaserequest_allocate", args=[lease_request.pk])
+
+    response = client.post(url, {"best-count": count, "pick_best": "1"})
+
+    assert response.status_code == 200
+    assert "count" in response.context["pick_form"].errors
+    assert not Lease.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("followers", ["0012", "+12", "1_200", "\uff11\uff12"])
+def test_intake_refuses_followers_outside_the_grammar(followers):
+    from leasing.intake import RowRefused, followers_clean
+
+    with pytest.raises(RowRefused, match="followers"):
+        followers_clean(followers)

@@ -2,13 +2,11 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from billing.money import MAX_TYPED_CENTS
 from billing.selectors import wallet_balance_cents
 from billing.services import BillingError, wallet_fund
 from layers_ops.grammar import DIGITS_RULE, GrammarError, whole_number
 from layers_ops.partners.models import Organization
-
-# As much as the admin's amount field holds (12 digits: $9,999,999,999.99).
-MAX_CENTS = 10**12 - 1
 
 
 class Command(BaseCommand):
@@ -25,10 +23,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            cents = whole_number(options["cents"] or "", minimum=1, maximum=MAX_CENTS)
+            cents = whole_number(options["cents"] or "", minimum=1, maximum=MAX_TYPED_CENTS)
         except GrammarError:
             raise CommandError(
-                f"--cents must be a positive whole number of US cents, at most {MAX_CENTS} "
+                f"--cents must be a positive whole number of US cents, at most {MAX_TYPED_CENTS} "
                 f"({DIGITS_RULE})."
             ) from None
         memo = (options["memo"] or "").strip()
