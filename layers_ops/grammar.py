@@ -135,7 +135,7 @@ class WholeNumberField(forms.IntegerField):
             return whole_number(str(value).strip(), signed=True)
         except GrammarError as refused:
             raise forms.ValidationError(
-                f"Enter a whole number ({DIGITS_RULE}).", code="invalid"
+                "Enter a whole number: digits 0-9 only, no leading zeros.", code="invalid"
             ) from refused
 
 
