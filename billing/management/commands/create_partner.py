@@ -28,7 +28,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            wallet_cents = whole_number(options["wallet_cents"], minimum=0, maximum=MAX_TYPED_CENTS)
+            wallet_cents = whole_number(
+                str(options["wallet_cents"]), minimum=0, maximum=MAX_TYPED_CENTS
+            )
         except GrammarError:
             raise CommandError(
                 f"--wallet-cents must be a whole number of US cents from 0 to "

@@ -23,7 +23,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            cents = whole_number(options["cents"] or "", minimum=1, maximum=MAX_TYPED_CENTS)
+            cents = whole_number(str(options["cents"] or ""), minimum=1, maximum=MAX_TYPED_CENTS)
         except GrammarError:
             raise CommandError(
                 f"--cents must be a positive whole number of US cents, at most {MAX_TYPED_CENTS} "

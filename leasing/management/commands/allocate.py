@@ -27,7 +27,7 @@ class Command(BaseCommand):
         count = None
         if options["count"] is not None:
             try:
-                count = whole_number(options["count"])
+                count = whole_number(str(options["count"]))
             except GrammarError as refused:
                 raise CommandError(f"--count {refused}") from None
         lease_request = request_find(options["request_id"], options["org"])

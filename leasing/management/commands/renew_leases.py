@@ -33,7 +33,7 @@ class Command(BaseCommand):
         except GrammarError as refused:
             raise CommandError(f"--at {refused}") from None
         try:
-            batch_size = whole_number(options["batch_size"], minimum=1)
+            batch_size = whole_number(str(options["batch_size"]), minimum=1)
         except GrammarError:
             raise CommandError(
                 f"--batch-size must be a whole number of at least 1 ({DIGITS_RULE})."
