@@ -2,6 +2,7 @@ from decimal import Decimal
 
 from django import forms
 
+from layers_ops.grammar import AmountField
 from layers_ops.partners.models import Organization
 
 from .models import LedgerTransaction
@@ -38,7 +39,7 @@ class MoneyMovementForm(forms.Form):
         widget=forms.RadioSelect,
         initial=TOP_UP,
     )
-    amount = forms.DecimalField(
+    amount = AmountField(
         **AMOUNT, help_text="A top-up is positive. An adjustment may be negative (a debit)."
     )
     memo = forms.CharField(
@@ -69,7 +70,7 @@ class TopUpForm(forms.Form):
 
     required_css_class = "required"
 
-    amount = forms.DecimalField(**AMOUNT, min_value=Decimal("0.01"))
+    amount = AmountField(**AMOUNT, min_value=Decimal("0.01"))
     reason = _reason_field("Why, e.g. 'Wire received 2026-11-24'. Shown in the ledger.")
     reference = forms.CharField(
         max_length=100, required=False, help_text="The wire or invoice number."
@@ -85,7 +86,7 @@ class AdjustmentForm(forms.Form):
 
     required_css_class = "required"
 
-    amount = forms.DecimalField(
+    amount = AmountField(
         **AMOUNT, help_text="Positive credits the wallet; negative (e.g. -25.00) debits it."
     )
     reason = _reason_field("Why the wallet is corrected. Shown in the ledger and on statements.")

@@ -1,5 +1,9 @@
 """How money reads on every page: integer cents as US dollars."""
 
+# The most cents a person may type (a command's option): what the admin's amount fields
+# hold, 12 digits, $9,999,999,999.99.
+MAX_TYPED_CENTS = 10**12 - 1
+
 
 def dollars(cents: int) -> str:
     """150000 -> $1,500.00, -2500 -> -$25.00."""

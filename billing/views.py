@@ -22,12 +22,18 @@ ledger_parameters = [
     OpenApiParameter(
         "since",
         OpenApiTypes.DATETIME,
-        description="Entries at or after this ISO 8601 time (a date means midnight UTC).",
+        description=(
+            "Entries at or after this RFC 3339 time, with its offset and at most 6 fractional "
+            "digits, or date (midnight UTC)."
+        ),
     ),
     OpenApiParameter(
         "until",
         OpenApiTypes.DATETIME,
-        description="Entries before this ISO 8601 time (a date means midnight UTC).",
+        description=(
+            "Entries before this RFC 3339 time, with its offset and at most 6 fractional "
+            "digits, or date (midnight UTC)."
+        ),
     ),
 ]
 

@@ -2,13 +2,14 @@
 ``GET /v1/wallet/ledger``. Always scoped to one organization; reads only."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.conf import settings
 from django.db.models import QuerySet
-from django.utils.dateparse import parse_date, parse_datetime
 
 from layers_ops.api.exceptions import ValidationFailed
+from layers_ops.api.query import query_value
+from layers_ops.grammar import timestamp
 
 from .models import AccountKind, LedgerEntry, TransactionKind, Wallet
 from .usage import lease_usage, runway_days
@@ -45,26 +46,6 @@ def wallet_summary(*, organization_id: str, now: datetime | None = None) -> Wall
     )
 
 
-def _moment(raw: str | None, field: str) -> datetime | None:
-    """An ISO 8601 time or date (midnight UTC); without an offset, UTC."""
-    if raw is None:
-        return None
-    try:
-        moment = parse_datetime(raw)
-        if moment is None and (day := parse_date(raw)) is not None:
-            moment = datetime(day.year, day.month, day.day)
-        if moment is not None:  # to UTC here: the database refuses odd offsets (-19:54)
-            moment = moment.replace(tzinfo=moment.tzinfo or UTC).astimezone(UTC)
-    except (ValueError, OverflowError):
-        moment = None
-    if moment is None:
-        raise ValidationFailed(
-            f"{field} must be an ISO 8601 time, e.g. 2026-11-01T00:00:00Z.",
-            details=[{"field": field, "message": "Not an ISO 8601 date or time."}],
-        )
-    return moment
-
-
 def wallet_entries(
     *,
     organization_id: str,
@@ -73,7 +54,8 @@ def wallet_entries(
     until: str | None = None,
 ) -> QuerySet:
     """The organization's wallet entries with their transactions; ``kind`` filters on the
-    transaction kind, ``since`` (inclusive) and ``until`` (exclusive) on the entry time.
+    transaction kind, ``since`` (inclusive) and ``until`` (exclusive) on the entry time
+    (RFC 3339 times or dates, ``layers_ops.grammar.timestamp``).
     A filter that is not valid is 422 VALIDATION naming it."""
     if kind is not None and kind not in TransactionKind.values:
         raise ValidationFailed(
@@ -82,7 +64,7 @@ def wallet_entries(
                 {"field": "kind", "message": f"Must be one of {', '.join(TransactionKind.values)}."}
             ],
         )
-    start, end = _moment(since, "since"), _moment(until, "until")
+    start, end = query_value("since", since, timestamp), query_value("until", until, timestamp)
     entries = LedgerEntry.objects.filter(
         account__kind=AccountKind.WALLET, account__organization_id=organization_id
     ).select_related("transaction")

@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
+from layers_ops.grammar import GrammarError, whole_number
+
 from .models import AccountEvent, AccountImport, AccountState, Pool, SocialAccount
 from .services import actor_label
 from .validators import (
@@ -47,7 +49,6 @@ from .validators import (
 COLUMNS = ("handle", "followers", "geo")
 REQUIRED_COLUMNS = ("handle", "followers")
 HANDLE = re.compile(r"[a-z0-9_.]{2,24}")
-WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
 FOLLOWERS_MAX = 2_147_483_647  # PositiveIntegerField on every database
 INTAKE_STATES = (AccountState.READY, AccountState.WARMING)
 UNTOUCHABLE = {
@@ -202,9 +203,12 @@ def handle_clean(raw: str) -> str:
 def followers_clean(raw: str) -> int:
     if not raw:
         raise RowRefused("missing followers")
-    if not WHOLE_NUMBER.fullmatch(raw):
-        raise RowRefused(f"followers must be a whole number, not {raw!r}")
-    followers = int(raw)
+    try:
+        followers = whole_number(raw, signed=True)
+    except GrammarError:
+        raise RowRefused(
+            f"followers must be a whole number (digits 0-9, no leading zeros), not {raw[:40]!r}"
+        ) from None
     if followers < 0:
         raise RowRefused(f"followers cannot be negative ({raw})")
     if followers > FOLLOWERS_MAX:

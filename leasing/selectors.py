@@ -3,7 +3,14 @@ billing's view of leases."""
 
 from datetime import UTC
 
-from django.db.models import Count, OuterRef, Prefetch, QuerySet, Sum
+from django.db.models import (
+    Count,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Sum,
+    prefetch_related_objects,
+)
 from django.db.models.functions import TruncDate
 
 from billing.models import LEASE_CHARGE_KINDS, LedgerTransaction
@@ -43,9 +50,9 @@ def project_get(
         raise NotFound(f"No project {project_id!r} in your organization.") from None
 
 
-def _with_partner_view(queryset: QuerySet) -> QuerySet:
+def _partner_view_prefetches() -> list[Prefetch]:
     """What the request shape needs: partner-visible notes and assigned accounts."""
-    return queryset.prefetch_related(
+    return [
         Prefetch(
             "notes",
             queryset=RequestNote.objects.filter(visibility=NoteVisibility.PARTNER).order_by(
@@ -60,7 +67,18 @@ def _with_partner_view(queryset: QuerySet) -> QuerySet:
             ),
             to_attr="lease_rows",
         ),
-    )
+    ]
+
+
+def _with_partner_view(queryset: QuerySet) -> QuerySet:
+    return queryset.prefetch_related(*_partner_view_prefetches())
+
+
+def lease_request_partner_view(*, lease_request: LeaseRequest) -> LeaseRequest:
+    """``lease_request`` as a service left it (e.g. read under its lock), with what the
+    request shape needs loaded, so the answer shows that row rather than a fresh read."""
+    prefetch_related_objects([lease_request], *_partner_view_prefetches())
+    return lease_request
 
 
 def lease_request_get(

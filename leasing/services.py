@@ -43,7 +43,12 @@ class LeasingError(Exception):
 
 
 class RequestClosed(LeasingError):
-    pass
+    """The request is no longer open. ``lease_request`` is the row as read under its lock,
+    so whoever answers names the status the service met, not one read before it."""
+
+    def __init__(self, message: str, *, lease_request: LeaseRequest):
+        super().__init__(message)
+        self.lease_request = lease_request
 
 
 class AccountsUnavailable(LeasingError):
@@ -196,7 +201,8 @@ def allocation_assign(
     if lease_request.status != RequestStatus.REQUESTED:
         raise RequestClosed(
             f"Request {lease_request.public_id} is {lease_request.status}: it takes no more "
-            "accounts."
+            "accounts.",
+            lease_request=lease_request,
         )
     assigned = lease_request.leases.count()
     still_needed = lease_request.count - assigned
@@ -300,7 +306,8 @@ def allocation_pick_best(*, lease_request: LeaseRequest, count: int, actor) -> A
     if lease_request.status != RequestStatus.REQUESTED:
         raise RequestClosed(
             f"Request {lease_request.public_id} is {lease_request.status}: it takes no more "
-            "accounts."
+            "accounts.",
+            lease_request=lease_request,
         )
     still_needed = lease_request.count - lease_request.leases.count()
     if count > still_needed:
@@ -367,7 +374,10 @@ def request_claim(*, lease_request: LeaseRequest, actor, take_over: bool = False
     says whose claim it was (and leaves an internal note, so the history shows it)."""
     lease_request = _lock_request(lease_request)
     if lease_request.status != RequestStatus.REQUESTED:
-        raise RequestClosed(f"Request {lease_request.public_id} is already {lease_request.status}.")
+        raise RequestClosed(
+            f"Request {lease_request.public_id} is already {lease_request.status}.",
+            lease_request=lease_request,
+        )
     holder = lease_request.claimed_by
     if holder is not None and holder.pk == actor.pk:
         return Claim(lease_request=lease_request, previous_holder=None)
@@ -424,7 +434,10 @@ def request_close(
         raise LeasingError("Say why: closing a request needs a note.")
     lease_request = _lock_request(lease_request)
     if lease_request.status != RequestStatus.REQUESTED:
-        raise RequestClosed(f"Request {lease_request.public_id} is already {lease_request.status}.")
+        raise RequestClosed(
+            f"Request {lease_request.public_id} is already {lease_request.status}.",
+            lease_request=lease_request,
+        )
     assigned = lease_request.leases.count()
     if outcome == RequestStatus.PARTIAL and not assigned:
         raise LeasingError("Nothing is assigned yet: reject the request instead.")
@@ -829,7 +842,8 @@ def lease_request_cancel(*, lease_request: LeaseRequest, api_key: ApiKey | None)
     allocation either waits for it and closes as ``partial``, or closes the request
     first and the allocation, locking it next, refuses (``RequestClosed``). Cancelling a
     request already ``cancelled`` returns it unchanged; any other final status raises
-    ``RequestClosed`` naming it. An internal note (author: the system) records it.
+    ``RequestClosed`` naming it and carrying the row as locked. Returns the row as locked
+    and changed. An internal note (author: the system) records it.
     """
     lease_request = _lock_request(lease_request)
     if lease_request.status == RequestStatus.CANCELLED:
@@ -837,7 +851,8 @@ def lease_request_cancel(*, lease_request: LeaseRequest, api_key: ApiKey | None)
     if lease_request.status != RequestStatus.REQUESTED:
         raise RequestClosed(
             f"Request {lease_request.public_id} is already {lease_request.status}: "
-            "only a request still being worked can be cancelled."
+            "only a request still being worked can be cancelled.",
+            lease_request=lease_request,
         )
     assigned = lease_request.leases.count()
     by = f"API key {api_key.pk}" if api_key is not None else "the partner"

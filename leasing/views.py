@@ -270,14 +270,15 @@ class LeaseRequestCancelView(PartnerAPIView):
             organization_id=organization_id, request_id=request_id, project_id=project_id
         )
         try:
-            services.lease_request_cancel(lease_request=lease_request, api_key=request.auth)
+            lease_request = services.lease_request_cancel(
+                lease_request=lease_request, api_key=request.auth
+            )
         except services.RequestClosed as closed:
+            # The status the service met under the lock, not the one read above.
             raise Conflict(
-                str(closed), details=[{"field": "status", "message": lease_request.status}]
+                str(closed), details=[{"field": "status", "message": closed.lease_request.status}]
             ) from None
-        lease_request = selectors.lease_request_get(
-            organization_id=organization_id, request_id=request_id, project_id=project_id
-        )
+        lease_request = selectors.lease_request_partner_view(lease_request=lease_request)
         location = request.build_absolute_uri(
             reverse(
                 "lease-request-detail",

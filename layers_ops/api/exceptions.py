@@ -5,9 +5,11 @@ Every error body is ``{"error": {"code", "message", "requestId", "details"}}``.
 
 import logging
 
+from django.conf import settings
+from django.core import exceptions as django_exceptions
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, JsonResponse
+from django.http import Http404, JsonResponse, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
@@ -29,7 +31,7 @@ class ApiError(Exception):
 class BadRequest(ApiError):
     status_code = 400
     code = "BAD_REQUEST"
-    message = "The request could not be read (check the Host header)."
+    message = "The request could not be read."
 
 
 class ValidationFailed(ApiError):
@@ -193,9 +195,64 @@ def _detail(path: str, message) -> dict:
     return {"field": _clip(path) if path else None, "message": _clip(str(message))}
 
 
+# Django refusing to read a request --------------------------------------------------------
+#
+# Django raises these while reading a request it will not serve: too many parameters or
+# files, a body over the limit, a Host it does not serve, a broken or cut-off body. Each
+# is the client's doing, so under /v1 it is a 4xx envelope wherever it surfaces: in a
+# partner view (exception_handler), in any other /v1 view (RequestIdMiddleware) or before
+# any view (handler400). This is the one mapping all three use.
+
+_READ_REFUSALS = (
+    django_exceptions.SuspiciousOperation,  # TooManyFieldsSent, DisallowedHost, ...
+    django_exceptions.BadRequest,
+    MultiPartParserError,
+    UnreadablePostError,
+)
+
+
+def request_refusal(exc) -> ApiError | None:
+    """The answer to an exception Django raised because it would not read the request;
+    None for any other exception."""
+    if not isinstance(exc, _READ_REFUSALS):
+        return None
+    if isinstance(exc, django_exceptions.RequestDataTooBig):
+        return PayloadTooLarge()
+    if isinstance(exc, django_exceptions.TooManyFieldsSent):
+        return BadRequest(
+            f"The request holds more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:,} "
+            "parameters (query string or form body)."
+        )
+    if isinstance(exc, django_exceptions.TooManyFilesSent):
+        return BadRequest("The request holds more files than this API reads.")
+    if isinstance(exc, django_exceptions.DisallowedHost):
+        return BadRequest("The request names a Host this service does not serve.")
+    return BadRequest()
+
+
+def log_request_refusal(request, exc) -> None:
+    """Log a refusal as Django would have: suspicious operations to ``django.security.*``
+    (where alerting watches for them), the rest as a warning."""
+    if isinstance(exc, django_exceptions.SuspiciousOperation):
+        logging.getLogger(f"django.security.{type(exc).__name__}").error(
+            "%s [%s]", exc, getattr(request, "request_id", "-")
+        )
+    else:
+        logger.warning(
+            "Bad request %s %s: %s [%s]",
+            getattr(request, "method", "-"),
+            getattr(request, "path", "-"),
+            exc,
+            getattr(request, "request_id", "-"),
+        )
+
+
 def _as_api_error(exc) -> ApiError:
     if isinstance(exc, ApiError):
         return exc
+    refusal = request_refusal(exc)
+    if refusal is not None:
+        return refusal
     if isinstance(exc, drf.ParseError):
         return ValidationFailed(
             "The body is not valid JSON.", details=[{"field": None, "message": str(exc.detail)}]
@@ -214,8 +271,6 @@ def _as_api_error(exc) -> ApiError:
         return NotAcceptable()
     if isinstance(exc, drf.UnsupportedMediaType):
         return UnsupportedMediaType()
-    if isinstance(exc, RequestDataTooBig):
-        return PayloadTooLarge()
     if isinstance(exc, drf.Throttled):
         return RateLimited()
     return ApiError()
@@ -226,6 +281,8 @@ def exception_handler(exc, context):
     error = _as_api_error(exc)
     request = context.get("request")
     request_id = getattr(request, "request_id", None) if request else None
+    if request_refusal(exc) is not None:
+        log_request_refusal(request, exc)
     if type(error) is ApiError:
         # The partner quotes the request id; the log line must carry it to be found.
         logger.exception(

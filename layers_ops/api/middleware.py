@@ -6,7 +6,14 @@ from django.views import defaults
 
 from layers_ops.ids import new_request_id
 
-from .exceptions import ApiError, BadRequest, LengthRequired, error_response
+from .exceptions import (
+    ApiError,
+    BadRequest,
+    LengthRequired,
+    error_response,
+    log_request_refusal,
+    request_refusal,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +28,8 @@ class RequestIdMiddleware:
     """Gives every request a ``req_`` id, echoed in ``X-Request-Id`` on every answer.
 
     Under /v1/ it also turns any exception that escaped a view into the JSON envelope,
-    so partners never see an HTML error page or a traceback.
+    so partners never see an HTML error page or a traceback: a request Django would not
+    read (``exceptions.request_refusal``) is its 4xx, anything else a 500.
     """
 
     def __init__(self, get_response):
@@ -38,6 +46,10 @@ class RequestIdMiddleware:
     def process_exception(self, request, exception):
         if not is_api(request):
             return None
+        refusal = request_refusal(exception)
+        if refusal is not None:  # Django would not read the request: the client's 4xx
+            log_request_refusal(request, exception)
+            return error_response(request, refusal)
         logger.exception(
             "Unhandled error %s %s [%s]",
             request.method,

@@ -1,4 +1,5 @@
-"""Keyset pagination: ``?limit=`` (1-200, default 50) and an opaque ``?cursor=``.
+"""Keyset pagination: ``?limit=`` (1-200, default 50; a whole number in the one grammar,
+``layers_ops.grammar``) and an opaque ``?cursor=``.
 
 Pages are ordered newest first by a row's own time and public id, so rows inserted
 while a partner pages through never shift or repeat what they see. The cursor carries
@@ -8,12 +9,14 @@ answer is ``{items, nextCursor}``.
 """
 
 import datetime
-import re
 
 from django.core import signing
 from django.db.models import Q
 
+from layers_ops.grammar import whole_number
+
 from .exceptions import ValidationFailed
+from .query import query_value
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -50,14 +53,8 @@ def _decode(cursor: str, keys: tuple[str, str]) -> tuple[datetime.datetime, str]
 
 
 def parse_limit(raw: str | None) -> int:
-    if raw is None:
-        return DEFAULT_LIMIT
-    if not re.fullmatch(r"[0-9]{1,3}", raw) or not 1 <= int(raw) <= MAX_LIMIT:
-        raise ValidationFailed(
-            f"limit must be a whole number from 1 to {MAX_LIMIT}.",
-            details=[{"field": "limit", "message": f"Must be an integer 1-{MAX_LIMIT}."}],
-        )
-    return int(raw)
+    limit = query_value("limit", raw, whole_number, minimum=1, maximum=MAX_LIMIT)
+    return DEFAULT_LIMIT if limit is None else limit
 
 
 def paginate(queryset, query_params, serialize, *, keys: tuple[str, str]) -> dict:

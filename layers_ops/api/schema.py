@@ -124,7 +124,10 @@ page_parameters = [
     OpenApiParameter(
         "limit",
         {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
-        description=f"Page size, 1-{MAX_LIMIT} (default {DEFAULT_LIMIT}).",
+        description=(
+            f"Page size, 1-{MAX_LIMIT} (default {DEFAULT_LIMIT}), in ASCII digits without "
+            "leading zeros."
+        ),
     ),
     OpenApiParameter(
         "cursor", str, description="`nextCursor` from the previous page, exactly as given."

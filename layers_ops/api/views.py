@@ -7,8 +7,9 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .exceptions import ApiError, BadRequest, NotFound, error_response
+from .exceptions import ApiError, BadRequest, NotFound, error_response, request_refusal
 from .middleware import is_api
+from .permissions import ANY_KEY
 from .renderers import JSONRenderer
 from .schema import error_responses
 
@@ -18,7 +19,13 @@ class PartnerAPIView(APIView):
 
     DRF checks permissions before throttles; here the budget is spent (and reported in
     the headers) for any valid key, so a 403 carries the X-RateLimit-* headers too.
+
+    ``required_scopes`` names the scope of each method the view serves (``ANY_KEY`` for
+    any valid key); HEAD takes GET's, and a served method left out is refused
+    (``permissions.HasScope``).
     """
+
+    required_scopes: dict[str, str] = {}
 
     # No DRF metadata answer to OPTIONS: 405 like any method the endpoint does not serve,
     # and never named in an Allow header.
@@ -53,6 +60,8 @@ WhoAmI = inline_serializer(
 class WhoAmIView(PartnerAPIView):
     """The organization, key id, scopes and rate-limit tier of the calling key."""
 
+    required_scopes = {"GET": ANY_KEY}
+
     @extend_schema(
         operation_id="whoami",
         summary="Who this API key is",
@@ -83,7 +92,7 @@ def not_found(request, exception=None) -> HttpResponse:
 def bad_request(request, exception=None) -> HttpResponse:
     """Django refused the request before any view (e.g. a Host not in ALLOWED_HOSTS)."""
     if is_api(request):
-        return error_response(request, BadRequest())
+        return error_response(request, request_refusal(exception) or BadRequest())
     return defaults.bad_request(request, exception)
 
 

@@ -22,6 +22,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from billing.money import dollars
 from billing.selectors import wallet_balance_cents
+from layers_ops.grammar import WholeNumberField
 
 from ..models import (
     NOTE_MAX_LENGTH,
@@ -160,7 +161,7 @@ class VerticalFilter(admin.AllValuesFieldListFilter):
 
 
 class PickBestForm(forms.Form):
-    count = forms.IntegerField(min_value=1, max_value=50, label="How many")
+    count = WholeNumberField(min_value=1, max_value=50, label="How many")
 
 
 class ChooseAccountsForm(forms.Form):

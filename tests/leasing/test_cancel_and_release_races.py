@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.test import Client
 from django.utils import timezone
 
 from billing.models import LedgerTransaction, TransactionKind
@@ -28,6 +29,7 @@ from leasing.services import (
 )
 from tests.conftest import make_partner
 from tests.factories import LeaseFactory, LeaseRequestFactory, PoolFactory, SocialAccountFactory
+from tests.leasing.test_cancel_and_release import cancel_url
 from tests.test_concurrency import fire
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -146,6 +148,83 @@ def test_cancels_and_allocations_released_together_always_agree():
             assert (leases, charges) == (1, 1)
         assert cancel.status == lease_request.status
     assert ledger_verify() == []
+
+
+def cancel_by_api(partner, lease_request):
+    """The partner's POST …/cancel, as a plain HTTP client on its own thread would send it."""
+    response = Client().post(
+        cancel_url(lease_request), HTTP_AUTHORIZATION=f"Bearer {partner.token}"
+    )
+    return response.status_code, response.json()
+
+
+def test_a_cancel_409_after_waiting_for_an_allocation_names_the_status_it_met():
+    partner = make_partner()
+    lease_request = LeaseRequestFactory(project=partner.project, count=1)
+    allocating, allocated, release = holding(
+        allocation_assign, lease_request=lease_request, accounts=ready(1), actor=None
+    )
+    assert allocated.wait(timeout=30)
+
+    cancelling = in_thread(lambda: cancel_by_api(partner, lease_request))
+    with pytest.raises(TimeoutError):
+        cancelling.result(timeout=BLOCKED_FOR)  # read "requested", now waits for the lock
+    release.set()
+    allocating.result(timeout=30)
+
+    status, body = cancelling.result(timeout=30)
+    assert status == 409
+    error = body["error"]
+    assert "already assigned" in error["message"]
+    assert error["details"] == [{"field": "status", "message": "assigned"}]
+
+
+def test_a_cancel_200_after_waiting_for_an_allocation_shows_what_it_assigned():
+    partner = make_partner()
+    lease_request = LeaseRequestFactory(project=partner.project, count=3)
+    accounts = ready(1)
+    allocating, allocated, release = holding(
+        allocation_assign, lease_request=lease_request, accounts=accounts, actor=None
+    )
+    assert allocated.wait(timeout=30)
+
+    cancelling = in_thread(lambda: cancel_by_api(partner, lease_request))
+    with pytest.raises(TimeoutError):
+        cancelling.result(timeout=BLOCKED_FOR)
+    release.set()
+    allocating.result(timeout=30)
+
+    status, body = cancelling.result(timeout=30)
+    assert status == 200
+    assert body["status"] == "partial"
+    assert body["assignedSocialAccountIds"] == [accounts[0].pk]
+
+
+def test_cancels_racing_allocations_by_api_answer_one_status_in_message_details_and_body():
+    partner = make_partner()
+    for _ in range(8):
+        lease_request = LeaseRequestFactory(project=partner.project, count=1)
+        accounts = ready(1)
+
+        def race(i, lease_request=lease_request, accounts=accounts):
+            if i == 0:
+                try:
+                    return allocation_assign(
+                        lease_request=lease_request, accounts=accounts, actor=None
+                    )
+                except LeasingError as exc:
+                    return exc
+            return cancel_by_api(partner, lease_request)
+
+        allocation, (status, body) = fire(2, race)
+
+        lease_request.refresh_from_db()
+        if isinstance(allocation, RequestClosed):  # the cancel came first
+            assert (status, body["status"]) == (200, "cancelled")
+        else:  # the allocation filled it first
+            assert status == 409
+            assert f"already {lease_request.status}" in body["error"]["message"]
+            assert body["error"]["details"][0]["message"] == lease_request.status == "assigned"
 
 
 def test_a_release_racing_renewal_runs_is_charged_at_most_once_and_never_after():

@@ -71,11 +71,11 @@ def test_every_kind_of_bad_row_is_refused_with_its_line_and_nothing_is_written()
         3: "missing handle",
         4: "bad handle: use 2-24 letters, digits, underscores or periods",
         5: "bad handle: use 2-24 letters, digits, underscores or periods",
-        6: "followers must be a whole number, not '12k'",
+        6: "followers must be a whole number (digits 0-9, no leading zeros), not '12k'",
         7: "followers cannot be negative (-3)",
         8: "unknown country code 'XX'",
         9: "duplicate handle: already on line 2",
-        10: "followers must be a whole number, not '1.5'",
+        10: "followers must be a whole number (digits 0-9, no leading zeros), not '1.5'",
     }
     assert [a.handle for a in report.added] == ["good_one"]
     assert not SocialAccount.objects.exists()

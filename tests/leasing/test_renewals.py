@@ -292,5 +292,5 @@ def test_the_command_is_quiet_on_stderr_without_a_tty_and_refuses_a_bad_time(db)
     call_command("renew_leases", "--at", "2026-03-01", stdout=out, stderr=err)
     assert "0 renewed" in out.getvalue() and err.getvalue() == ""
 
-    with pytest.raises(CommandError, match="ISO 8601"):
+    with pytest.raises(CommandError, match="RFC 3339"):
         call_command("renew_leases", "--at", "next tuesday", stdout=out)

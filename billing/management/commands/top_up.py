@@ -1,10 +1,11 @@
 import json
-import re
 
 from django.core.management.base import BaseCommand, CommandError
 
+from billing.money import MAX_TYPED_CENTS
 from billing.selectors import wallet_balance_cents
 from billing.services import BillingError, wallet_fund
+from layers_ops.grammar import DIGITS_RULE, GrammarError, whole_number
 from layers_ops.partners.models import Organization
 
 
@@ -21,9 +22,13 @@ class Command(BaseCommand):
         parser.add_argument("--reference", default="", help="Wire or invoice number.")
 
     def handle(self, *args, **options):
-        raw_cents = (options["cents"] or "").strip()
-        if not re.fullmatch(r"-?[0-9]+", raw_cents) or int(raw_cents) <= 0:
-            raise CommandError("--cents must be a positive whole number of US cents.")
+        try:
+            cents = whole_number(str(options["cents"] or ""), minimum=1, maximum=MAX_TYPED_CENTS)
+        except GrammarError:
+            raise CommandError(
+                f"--cents must be a positive whole number of US cents, at most {MAX_TYPED_CENTS} "
+                f"({DIGITS_RULE})."
+            ) from None
         memo = (options["memo"] or "").strip()
         if not memo:
             raise CommandError("--memo is required: say what the money is.")
@@ -33,7 +38,7 @@ class Command(BaseCommand):
         try:
             wallet_fund(
                 organization=organization,
-                amount_cents=int(raw_cents),
+                amount_cents=cents,
                 memo=memo,
                 reference=options["reference"].strip(),
             )

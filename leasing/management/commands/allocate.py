@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from layers_ops.grammar import GrammarError, whole_number
 from leasing.services import LeasingError, allocation_assign, allocation_pick_best
 
 from ._requests import actor_find, add_request_arguments, request_find, request_json
@@ -16,13 +17,19 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         add_request_arguments(parser)
         choice = parser.add_mutually_exclusive_group(required=True)
-        choice.add_argument("--count", type=int, help="Assign the N best-fitting accounts.")
+        choice.add_argument("--count", help="Assign the N best-fitting accounts.")
         choice.add_argument(
             "--accounts", nargs="+", metavar="SA_ID", help="Assign exactly these accounts."
         )
         parser.add_argument("--actor", help="Username recorded as the allocating staff.")
 
     def handle(self, *args, **options):
+        count = None
+        if options["count"] is not None:
+            try:
+                count = whole_number(str(options["count"]))
+            except GrammarError as refused:
+                raise CommandError(f"--count {refused}") from None
         lease_request = request_find(options["request_id"], options["org"])
         actor = actor_find(options["actor"])
         try:
@@ -32,7 +39,7 @@ class Command(BaseCommand):
                 )
             else:
                 allocation = allocation_pick_best(
-                    lease_request=lease_request, count=options["count"], actor=actor
+                    lease_request=lease_request, count=count, actor=actor
                 )
         except LeasingError as exc:
             raise CommandError(str(exc)) from None

@@ -1,29 +1,11 @@
 import time
-from datetime import UTC, datetime
+from datetime import UTC
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
+from layers_ops.grammar import DIGITS_RULE, GrammarError, timestamp, whole_number
 from leasing.services import RenewalSummary, leases_renew
-
-
-def parse_moment(raw: str):
-    """An ISO 8601 time (``2026-03-01T09:00:00Z``) or date (midnight UTC); a time without
-    an offset is UTC."""
-    try:
-        moment = parse_datetime(raw)
-        if moment is None:
-            day = parse_date(raw)
-            if day is not None:
-                moment = datetime(day.year, day.month, day.day)
-        if moment is not None:
-            moment = moment.replace(tzinfo=moment.tzinfo or UTC).astimezone(UTC)
-    except (ValueError, OverflowError):
-        moment = None
-    if moment is None:
-        raise CommandError(f"--at {raw!r} is not an ISO 8601 time, e.g. 2026-03-01T09:00:00Z.")
-    return moment
 
 
 def dollars(cents: int) -> str:
@@ -40,16 +22,22 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument(
             "--at",
-            help="Renew as of this ISO 8601 time instead of now, e.g. 2026-03-01T00:00:00Z.",
+            help="Renew as of this RFC 3339 time (or date, midnight UTC) instead of now, "
+            "e.g. 2026-03-01T00:00:00Z.",
         )
-        parser.add_argument(
-            "--batch-size", type=int, default=1000, help="Leases per transaction (1000)."
-        )
+        parser.add_argument("--batch-size", default="1000", help="Leases per transaction (1000).")
 
     def handle(self, *args, **options):
-        at = parse_moment(options["at"]) if options["at"] else timezone.now()
-        if options["batch_size"] < 1:
-            raise CommandError("--batch-size must be at least 1.")
+        try:
+            at = timestamp(options["at"]) if options["at"] is not None else timezone.now()
+        except GrammarError as refused:
+            raise CommandError(f"--at {refused}") from None
+        try:
+            batch_size = whole_number(str(options["batch_size"]), minimum=1)
+        except GrammarError:
+            raise CommandError(
+                f"--batch-size must be a whole number of at least 1 ({DIGITS_RULE})."
+            ) from None
         started = time.monotonic()
         show_progress = options["verbosity"] >= 2 or (
             options["verbosity"] >= 1 and self.stderr.isatty()
@@ -64,7 +52,7 @@ class Command(BaseCommand):
             )
 
         summary = leases_renew(
-            at=at, batch_size=options["batch_size"], progress=progress if show_progress else None
+            at=at, batch_size=batch_size, progress=progress if show_progress else None
         )
         if options["verbosity"] >= 1:
             self.stdout.write(
