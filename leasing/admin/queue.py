@@ -13,6 +13,7 @@ import copy
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.exceptions import DisallowedModelAdminLookup
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.views.main import ChangeList
@@ -560,7 +561,8 @@ class LeaseRequestAdmin(admin.ModelAdmin):
 
     def _queue_queryset(self, request):
         """The requests the changelist shows for the filters in ``_changelist_filters``
-        (status, SLA, claim, vertical, language, search), unpaged and unordered."""
+        (status, SLA, claim, vertical, language, search), unpaged and unordered; None
+        when those filters are not ones the changelist accepts."""
 
         class QueueQuery(ChangeList):
             def get_results(self, request):
@@ -586,7 +588,7 @@ class LeaseRequestAdmin(admin.ModelAdmin):
                 self.get_sortable_by(listing),
                 self.search_help_text,
             )
-        except IncorrectLookupParameters:
+        except (IncorrectLookupParameters, DisallowedModelAdminLookup):
             return None
         return queue.queryset.order_by()
 
@@ -596,14 +598,19 @@ class LeaseRequestAdmin(admin.ModelAdmin):
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
         queryset = self._queue_queryset(request)
+        if queryset is None:
+            self.message_user(
+                request,
+                "Those queue filters are not valid: here is the whole queue.",
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(reverse("admin:leasing_leaserequest_changelist"))
         queue_url = self._with_filters(request, reverse("admin:leasing_leaserequest_changelist"))
         upcoming = (
             queryset.filter(status=RequestStatus.REQUESTED, claimed_by__isnull=True)
             .order_by("submitted_at", "pk")
             .values_list("pk", flat=True)
             .first()
-            if queryset is not None
-            else None
         )
         if upcoming is None:
             self.message_user(
@@ -637,7 +644,9 @@ class LeaseRequestAdmin(admin.ModelAdmin):
                 status=400,
             )
         queryset = self._queue_queryset(request)
-        count = queryset.filter(submitted_at__gt=since).count() if queryset is not None else 0
+        if queryset is None:
+            return JsonResponse({"error": "Those queue filters are not valid."}, status=400)
+        count = queryset.filter(submitted_at__gt=since).count()
         return JsonResponse({"count": count, "since": since.isoformat()})
 
     def changelist_view(self, request, extra_context=None):

@@ -293,3 +293,20 @@ def test_arrivals_with_a_bad_since_is_a_clear_400(client):
 
     assert bad.status_code == 400 and "since" in bad.json()["error"]
     assert far.status_code == 200 and far.json()["count"] == 0
+
+
+def test_filters_the_queue_refuses_are_a_message_not_an_error(client):
+    staff(client)
+    bad = urlencode({"claimed_by__password__startswith": "a"})
+
+    following = client.get(
+        reverse("admin:leasing_leaserequest_next"), {"_changelist_filters": bad}, follow=True
+    )
+    arrivals = client.get(
+        reverse("admin:leasing_leaserequest_arrivals"),
+        {"_changelist_filters": bad, "since": "2026-01-01T00:00:00+00:00"},
+    )
+
+    assert following.redirect_chain[-1][0] == reverse(QUEUE)
+    assert "Those queue filters are not valid" in following.content.decode()
+    assert arrivals.status_code == 400 and "not valid" in arrivals.json()["error"]
