@@ -8,7 +8,7 @@ the countries asked. Assigning a poor fit needs the caller's explicit consent
 read the same two rules from here.
 """
 
-from django.db.models import Q
+from django.db.models import Count, Q
 
 from .models import AccountState, SocialAccount
 from .ranking import fitting_pools, language_points
@@ -36,21 +36,23 @@ def fit_gaps(*, pool_language: str, follower_geos, lease_request) -> list[str]:
     return gaps
 
 
-def fitting_supply_count(lease_request) -> int:
-    """How many ready accounts fit the request above the floor: a pool tagged with its
-    vertical and speaking its language, followers in at least one asked country."""
-    pools = [
-        pk
-        for pk, pool in fitting_pools(lease_request).items()
-        if language_fits(pool.language, lease_request.language)
-    ]
+def supply_counts(lease_request) -> tuple[int, int]:
+    """(ready accounts tagged with the request's vertical, those of them that fit its
+    language and geo): one scan of the vertical's ready accounts, two counts."""
+    pools = fitting_pools(lease_request)
     if not pools:
-        return 0
-    accounts = SocialAccount.objects.filter(state=AccountState.READY, pool_id__in=pools)
+        return 0, 0
+    speaking = [
+        pk for pk, pool in pools.items() if language_fits(pool.language, lease_request.language)
+    ]
+    fit = Q(pool_id__in=speaking)
     geos = sorted({str(code).upper() for code in lease_request.geo or []})
     if geos:
         anywhere = Q()
         for code in geos:
             anywhere |= Q(follower_geos__contains=[code])
-        accounts = accounts.filter(anywhere)
-    return accounts.count()
+        fit &= anywhere
+    counts = SocialAccount.objects.filter(
+        state=AccountState.READY, pool_id__in=list(pools)
+    ).aggregate(ready=Count("pk"), fitting=Count("pk", filter=fit))
+    return counts["ready"], counts["fitting"]

@@ -5,9 +5,9 @@ that fit it: in a pool tagged with the vertical, speaking the language (``leasin
 and with followers in at least one of the countries asked. Accounts that only share the
 vertical are shown apart (``in_vertical``), never as cover.
 
-A fixed number of queries (four) however many requests, accounts or pools there are:
-the pools' ready accounts are counted once per distinct set of asked countries, as
-filtered aggregates of one query.
+A fixed number of queries (four) however many requests, accounts, pools or niches there
+are: ready accounts are counted once, grouped by pool and follower geos, and each niche
+sums the groups that fit it.
 """
 
 from dataclasses import dataclass, field
@@ -16,8 +16,8 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import Lower, Trim
 from django.utils import timezone
 
-from .fit import language_fits
-from .models import AccountState, Lease, LeaseRequest, Pool, RequestStatus
+from .fit import geo_fits, language_fits
+from .models import AccountState, Lease, LeaseRequest, Pool, RequestStatus, SocialAccount
 
 
 @dataclass
@@ -63,17 +63,6 @@ def _niche(vertical: str, language: str, geo) -> tuple[str, str, tuple[str, ...]
     return _key(vertical), language or "", tuple(sorted({str(c).upper() for c in geo or []}))
 
 
-def _geo_filter(geos: tuple[str, ...]) -> Q:
-    """Ready accounts with followers in at least one of ``geos``."""
-    ready = Q(accounts__state=AccountState.READY)
-    if not geos:
-        return ready
-    anywhere = Q()
-    for code in geos:
-        anywhere |= Q(accounts__follower_geos__contains=[code])
-    return ready & anywhere
-
-
 def queue_panel(*, user=None, now=None) -> QueuePanel:
     now = now or timezone.now()
     open_requests = LeaseRequest.objects.filter(status=RequestStatus.REQUESTED)
@@ -108,28 +97,31 @@ def queue_panel(*, user=None, now=None) -> QueuePanel:
         niche = _niche(row["key"], row["lease_request__language"], row["lease_request__geo"])
         if niche in demand:
             demand[niche].still_needed -= row["n"]
-    geo_sets = sorted({niche[2] for niche in demand})
-    pools = Pool.objects.annotate(
-        ready=Count("accounts", filter=Q(accounts__state=AccountState.READY)),
-        **{
-            f"fit_{i}": Count("accounts", filter=_geo_filter(geos))
-            for i, geos in enumerate(geo_sets)
-        },
-    ).only("pk", "name", "tags", "language")
+    # Ready accounts by (pool, follower geos): one scan, however many niches are asked.
+    ready_by_pool: dict[int, list[tuple[list, int]]] = {}
+    for row in (
+        SocialAccount.objects.filter(state=AccountState.READY)
+        .values("pool_id", "follower_geos")
+        .annotate(n=Count("pk"))
+        .order_by()
+    ):
+        ready_by_pool.setdefault(row["pool_id"], []).append((row["follower_geos"], row["n"]))
     idle: dict[str, VerticalDemand] = {}
-    for pool in pools:
+    for pool in Pool.objects.only("pk", "name", "tags", "language"):
         tags = {_key(str(t)) for t in pool.tags}
+        groups = ready_by_pool.get(pool.pk, [])
+        ready = sum(n for _, n in groups)
         for (vertical, language, geos), entry in demand.items():
             if vertical not in tags:
                 continue
-            entry.in_vertical += pool.ready
+            entry.in_vertical += ready
             if language_fits(pool.language, language):
-                entry.ready_supply += getattr(pool, f"fit_{geo_sets.index(geos)}")
+                entry.ready_supply += sum(n for follower, n in groups if geo_fits(follower, geos))
                 entry.pools.append(pool.name)
         for tag in tags - {niche[0] for niche in demand}:
             row = idle.setdefault(tag, VerticalDemand(vertical=tag, demanded=False))
-            row.ready_supply += pool.ready
-            row.in_vertical += pool.ready
+            row.ready_supply += ready
+            row.in_vertical += ready
             row.pools.append(pool.name)
     verticals = sorted(
         [*demand.values(), *idle.values()],

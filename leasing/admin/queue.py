@@ -38,7 +38,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from billing.money import dollars
 from billing.selectors import wallet_balance_cents
 
-from ..fit import fit_gaps, fitting_supply_count
+from ..fit import fit_gaps, supply_counts
 from ..models import (
     NOTE_MAX_LENGTH,
     DisconnectReason,
@@ -48,7 +48,7 @@ from ..models import (
     RequestNote,
     RequestStatus,
 )
-from ..ranking import allocation_candidates, ready_supply_count
+from ..ranking import allocation_candidates
 from ..services import (
     LeasingError,
     allocation_assign,
@@ -775,8 +775,7 @@ class LeaseRequestAdmin(admin.ModelAdmin):
         covers = balance // price
         is_open = obj.status == RequestStatus.REQUESTED
         candidates = allocation_candidates(obj, limit=CANDIDATES_SHOWN) if is_open else []
-        supply = ready_supply_count(obj) if is_open else 0
-        fitting = fitting_supply_count(obj) if is_open else 0
+        supply, fitting = supply_counts(obj) if is_open else (0, 0)
         rows = [
             {
                 "c": candidate,
