@@ -19,6 +19,7 @@ from layers_ops.api.exceptions import BillingExhausted, Conflict
 from layers_ops.partners.models import ApiKey
 
 from . import ranking, selectors
+from .fit import fit_gaps
 from .models import (
     ACCOUNT_MOVES,
     NOTE_MAX_LENGTH,
@@ -53,6 +54,15 @@ class RequestClosed(LeasingError):
 
 class AccountsUnavailable(LeasingError):
     """Someone else took (or moved) an account between choosing and confirming."""
+
+    def __init__(self, message: str, *, account_ids: list[str]):
+        super().__init__(message)
+        self.account_ids = account_ids
+
+
+class PoorFit(LeasingError):
+    """Some chosen accounts miss the request's language or geo and the caller did not
+    accept that; nothing was assigned."""
 
     def __init__(self, message: str, *, account_ids: list[str]):
         super().__init__(message)
@@ -183,16 +193,24 @@ class Allocation:
 
 @transaction.atomic
 def allocation_assign(
-    *, lease_request: LeaseRequest, accounts: Iterable[SocialAccount | str], actor
+    *,
+    lease_request: LeaseRequest,
+    accounts: Iterable[SocialAccount | str],
+    actor,
+    take_over: bool = False,
+    allow_poor_fit: bool = False,
 ) -> Allocation:
     """Assign ready accounts to a request's project, lease them and charge the first month.
 
     One transaction: the request and the accounts are locked (accounts in pk order),
     every account is re-checked (still ready, fits the niche), one Lease per account is
     created, the accounts become ``leased``, and the wallet is charged once per lease.
-    Refused as a whole, with nothing changed, when the request is closed, the choice
-    would exceed ``count``, an account was taken meanwhile, or the wallet does not
-    cover every account chosen (the error says how many it covers).
+    Refused as a whole, with nothing changed, when the request is closed, someone else
+    claimed it (``ClaimTaken``, unless ``take_over``), the choice would exceed ``count``,
+    an account was taken meanwhile, an account misses the language or geo asked
+    (``PoorFit``, unless ``allow_poor_fit``), or the wallet does not cover every account
+    chosen (the error says how many it covers). Working an unclaimed request claims it
+    for ``actor``.
     """
     ids = sorted({a.pk if isinstance(a, SocialAccount) else a for a in accounts})
     if not ids:
@@ -204,6 +222,7 @@ def allocation_assign(
             "accounts.",
             lease_request=lease_request,
         )
+    _claim_locked(lease_request, actor=actor, take_over=take_over)  # working it claims it
     assigned = lease_request.leases.count()
     still_needed = lease_request.count - assigned
     if len(ids) > still_needed:
@@ -229,6 +248,27 @@ def allocation_assign(
     if unfit:
         raise LeasingError(
             f"Not from a pool tagged '{lease_request.vertical}': {', '.join(unfit)}."
+        )
+    poor = {
+        account: gaps
+        for account in locked
+        if (
+            gaps := fit_gaps(
+                pool_language=account.pool.language,
+                follower_geos=account.follower_geos,
+                lease_request=lease_request,
+            )
+        )
+    }
+    if poor and not allow_poor_fit:
+        raise PoorFit(
+            "Poor fit for "
+            f"{lease_request.language or 'any language'} · "
+            f"{' '.join(lease_request.geo) or 'any geo'}: "
+            + "; ".join(f"@{a.handle} ({a.pk}): {', '.join(gaps)}" for a, gaps in poor.items())
+            + ". Nothing was assigned. Assign them only if you accept accounts that do not "
+            "match the language/geo.",
+            account_ids=[a.pk for a in poor],
         )
 
     now = timezone.now()
@@ -291,14 +331,21 @@ def allocation_assign(
 
 
 @transaction.atomic
-def allocation_pick_best(*, lease_request: LeaseRequest, count: int, actor) -> Allocation:
+def allocation_pick_best(
+    *,
+    lease_request: LeaseRequest,
+    count: int,
+    actor,
+    take_over: bool = False,
+    allow_poor_fit: bool = False,
+) -> Allocation:
     """Assign the ``count`` best-ranked ready accounts (``leasing.ranking``) to a request.
 
     One transaction: the request is locked, then the top accounts are locked with
     ``FOR UPDATE SKIP LOCKED`` so accounts another allocation holds right now are passed
     over rather than waited for, then ``allocation_assign`` leases and charges them. If
     fewer than ``count`` fitting accounts are free, nothing is assigned and the error
-    says how many are.
+    says how many are. Claims and poor fits are ruled as ``allocation_assign`` rules them.
     """
     if count < 1:
         raise LeasingError("Pick at least one account.")
@@ -309,6 +356,7 @@ def allocation_pick_best(*, lease_request: LeaseRequest, count: int, actor) -> A
             "accounts.",
             lease_request=lease_request,
         )
+    _claim_locked(lease_request, actor=actor, take_over=take_over)  # working it claims it
     still_needed = lease_request.count - lease_request.leases.count()
     if count > still_needed:
         raise LeasingError(
@@ -322,7 +370,13 @@ def allocation_pick_best(*, lease_request: LeaseRequest, count: int, actor) -> A
             f"right now; {count} were asked for. Nothing was assigned.",
             account_ids=[],
         )
-    return allocation_assign(lease_request=lease_request, accounts=picked, actor=actor)
+    return allocation_assign(
+        lease_request=lease_request,
+        accounts=picked,
+        actor=actor,
+        take_over=take_over,
+        allow_poor_fit=allow_poor_fit,
+    )
 
 
 def _lock_best_ready(lease_request: LeaseRequest, count: int) -> list[str]:
@@ -378,9 +432,19 @@ def request_claim(*, lease_request: LeaseRequest, actor, take_over: bool = False
             f"Request {lease_request.public_id} is already {lease_request.status}.",
             lease_request=lease_request,
         )
+    holder = _claim_locked(lease_request, actor=actor, take_over=take_over)
+    return Claim(lease_request=lease_request, previous_holder=holder)
+
+
+def _claim_locked(lease_request: LeaseRequest, *, actor, take_over: bool):
+    """Claim a request already locked by the caller for ``actor`` (the system when None);
+    returns whose claim was taken over, or None. The one place a claim changes hands:
+    someone else's claim is refused unless ``take_over``, and a take-over leaves an
+    internal note naming whose claim it was. The system holds no claim: it works a
+    request unclaimed, or takes one over (with the note) and leaves it unclaimed."""
     holder = lease_request.claimed_by
-    if holder is not None and holder.pk == actor.pk:
-        return Claim(lease_request=lease_request, previous_holder=None)
+    if holder is not None and actor is not None and holder.pk == actor.pk:
+        return None
     if holder is not None and not take_over:
         raise ClaimTaken(
             f"{holder.get_username()} is working request {lease_request.public_id} "
@@ -388,17 +452,20 @@ def request_claim(*, lease_request: LeaseRequest, actor, take_over: bool = False
             "Take it over to work it yourself.",
             holder=holder,
         )
+    if holder is None and actor is None:
+        return None
     lease_request.claimed_by = actor
-    lease_request.claimed_at = timezone.now()
+    lease_request.claimed_at = timezone.now() if actor is not None else None
     lease_request.save(update_fields=["claimed_by", "claimed_at"])
     if holder is not None:
+        who = "Took over" if actor is not None else "The system took over"
         RequestNote.objects.create(
             lease_request=lease_request,
-            body=f"Took over the claim from {holder.get_username()}.",
+            body=f"{who} the claim from {holder.get_username()}.",
             visibility=NoteVisibility.INTERNAL,
             author=actor,
         )
-    return Claim(lease_request=lease_request, previous_holder=holder)
+    return holder
 
 
 @transaction.atomic
@@ -423,11 +490,19 @@ def request_unclaim(*, lease_request: LeaseRequest, actor) -> LeaseRequest:
 
 @transaction.atomic
 def request_close(
-    *, lease_request: LeaseRequest, outcome: str, note: str, partner_visible: bool, actor
+    *,
+    lease_request: LeaseRequest,
+    outcome: str,
+    note: str,
+    partner_visible: bool,
+    actor,
+    take_over: bool = False,
 ) -> LeaseRequest:
     """Close an open request with fewer accounts than asked (``partial``, at least one
     assigned) or none (``rejected``). A note saying why is required. Nothing is billed:
-    only the accounts already assigned were charged, when they were assigned."""
+    only the accounts already assigned were charged, when they were assigned. Someone
+    else's claim refuses it (``ClaimTaken``) unless ``take_over``; closing an unclaimed
+    request claims it for ``actor``."""
     if outcome not in (RequestStatus.PARTIAL, RequestStatus.REJECTED):
         raise LeasingError("Close a request as partial or rejected.")
     if not note or not note.strip():
@@ -438,6 +513,7 @@ def request_close(
             f"Request {lease_request.public_id} is already {lease_request.status}.",
             lease_request=lease_request,
         )
+    _claim_locked(lease_request, actor=actor, take_over=take_over)  # working it claims it
     assigned = lease_request.leases.count()
     if outcome == RequestStatus.PARTIAL and not assigned:
         raise LeasingError("Nothing is assigned yet: reject the request instead.")

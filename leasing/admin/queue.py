@@ -1,22 +1,37 @@
 """The ops queue: lease requests, their notes, and the leases they produced.
 
-The changelist is the queue (open requests oldest first, with SLA and claim); each
-request has buttons to claim it, allocate accounts (a custom admin view, ranked by fit)
-and close it as partial or rejected (an intermediate form). Every change goes through
-one service in ``leasing.services``; these views only parse, call and report.
+The changelist is the queue (open requests oldest first, with SLA and claim, and how
+many arrived since it was loaded); each request has buttons to claim it, allocate
+accounts (a custom admin view, ranked by fit, poor fits marked) and close it as partial
+or rejected (an intermediate form), then go on to the next request in the same queue
+filters (carried as Django's ``_changelist_filters``). Every change goes through one
+service in ``leasing.services``; these views only parse, call and report.
 """
+
+import copy
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.exceptions import DisallowedModelAdminLookup
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
-from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    JsonResponse,
+    QueryDict,
+)
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -24,6 +39,7 @@ from billing.money import dollars
 from billing.selectors import wallet_balance_cents
 from layers_ops.grammar import WholeNumberField
 
+from ..fit import fit_gaps, supply_counts
 from ..models import (
     NOTE_MAX_LENGTH,
     DisconnectReason,
@@ -33,11 +49,9 @@ from ..models import (
     RequestNote,
     RequestStatus,
 )
-from ..ranking import allocation_candidates, ready_supply_count
+from ..ranking import allocation_candidates
 from ..services import (
-    AccountsUnavailable,
     LeasingError,
-    WalletShort,
     allocation_assign,
     allocation_pick_best,
     lease_end,
@@ -160,14 +174,19 @@ class VerticalFilter(admin.AllValuesFieldListFilter):
     title = "vertical"
 
 
+POOR_FIT_LABEL = "I accept accounts that do not match the language/geo"
+
+
 class PickBestForm(forms.Form):
     count = WholeNumberField(min_value=1, max_value=50, label="How many")
+    allow_poor_fit = forms.BooleanField(required=False, label=POOR_FIT_LABEL)
 
 
 class ChooseAccountsForm(forms.Form):
     accounts = forms.MultipleChoiceField(
         choices=[], error_messages={"required": "Tick at least one account."}
     )
+    allow_poor_fit = forms.BooleanField(required=False, label=POOR_FIT_LABEL)
 
     def __init__(self, *args, choices=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -476,6 +495,8 @@ class LeaseRequestAdmin(admin.ModelAdmin):
             "claimed_by_me": obj.claimed_by_id == request.user.pk,
             "can_claim": is_open and self.has_change_permission(request, obj),
             "can_allocate": is_open and self.has_allocate_permission(request, obj),
+            "can_work": self.has_change_permission(request, obj),
+            "here": request.get_full_path(),
         }
 
     def get_urls(self):
@@ -492,6 +513,8 @@ class LeaseRequestAdmin(admin.ModelAdmin):
                 view(self.close_view),
                 name="{}_{}_close".format(*info),
             ),
+            path("next/", view(self.next_view), name="{}_{}_next".format(*info)),
+            path("arrivals/", view(self.arrivals_view), name="{}_{}_arrivals".format(*info)),
             path(
                 "<path:object_id>/claim/",
                 view(self.claim_view),
@@ -508,6 +531,128 @@ class LeaseRequestAdmin(admin.ModelAdmin):
 
     def _change_url(self, obj) -> str:
         return reverse("admin:leasing_leaserequest_change", args=[obj.pk])
+
+    _url_prefix = "leasing_leaserequest"
+
+    def _with_filters(self, request, url: str) -> str:
+        """``url`` carrying the queue filters the user came from (``_changelist_filters``)."""
+        return add_preserved_filters(
+            {"preserved_filters": self.get_preserved_filters(request), "opts": self.opts}, url
+        )
+
+    def _work_urls(self, request, obj) -> dict:
+        """The links of the work pages, each keeping the queue's filters."""
+        names = {
+            "change_url": ("change", [obj.pk]),
+            "allocate_url": ("allocate", [obj.pk]),
+            "reject_url": ("close", [obj.pk, "reject"]),
+            "partial_url": ("close", [obj.pk, "partial"]),
+            "claim_url": ("claim", [obj.pk]),
+            "next_url": ("next", []),
+            "queue_url": ("changelist", []),
+        }
+        return {
+            key: self._with_filters(
+                request, reverse(f"admin:leasing_leaserequest_{name}", args=args)
+            )
+            for key, (name, args) in names.items()
+        }
+
+    # The queue in the same filters: Next request, arrivals ------------------------------
+
+    def _queue_queryset(self, request):
+        """The requests the changelist shows for the filters in ``_changelist_filters``
+        (status, SLA, claim, vertical, language, search), unpaged and unordered; None
+        when those filters are not ones the changelist accepts."""
+
+        class QueueQuery(ChangeList):
+            def get_results(self, request):
+                pass  # only the filtered queryset is wanted: no count, no page
+
+        listing = copy.copy(request)
+        listing.GET = QueryDict(request.GET.get("_changelist_filters", ""))
+        list_display = self.get_list_display(listing)
+        try:
+            queue = QueueQuery(
+                listing,
+                self.model,
+                list_display,
+                self.get_list_display_links(listing, list_display),
+                self.get_list_filter(listing),
+                self.date_hierarchy,
+                self.get_search_fields(listing),
+                self.get_list_select_related(listing),
+                self.list_per_page,
+                self.list_max_show_all,
+                self.list_editable,
+                self,
+                self.get_sortable_by(listing),
+                self.search_help_text,
+            )
+        except (IncorrectLookupParameters, DisallowedModelAdminLookup):
+            return None
+        return queue.queryset.order_by()
+
+    def next_view(self, request):
+        """The oldest unclaimed open request in the queue's filters, or back to the queue
+        with a message when there is none."""
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        queryset = self._queue_queryset(request)
+        if queryset is None:
+            self.message_user(
+                request,
+                "Those queue filters are not valid: here is the whole queue.",
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(reverse("admin:leasing_leaserequest_changelist"))
+        queue_url = self._with_filters(request, reverse("admin:leasing_leaserequest_changelist"))
+        upcoming = (
+            queryset.filter(status=RequestStatus.REQUESTED, claimed_by__isnull=True)
+            .order_by("submitted_at", "pk")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if upcoming is None:
+            self.message_user(
+                request,
+                "No unclaimed open request left in this view of the queue.",
+                messages.INFO,
+            )
+            return HttpResponseRedirect(queue_url)
+        return HttpResponseRedirect(
+            self._with_filters(
+                request, reverse("admin:leasing_leaserequest_change", args=[upcoming])
+            )
+        )
+
+    def arrivals_view(self, request):
+        """JSON ``{count, since}``: requests submitted after ``since`` (ISO 8601) that the
+        queue's filters (``_changelist_filters``) show. The queue page polls it."""
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        raw = request.GET.get("since", "")
+        try:
+            since = parse_datetime(raw)
+        except ValueError:
+            since = None
+        if since is None or timezone.is_naive(since):
+            return JsonResponse(
+                {
+                    "error": "since must be an ISO 8601 time with its offset, e.g. "
+                    "2026-11-30T06:00:00+00:00."
+                },
+                status=400,
+            )
+        queryset = self._queue_queryset(request)
+        if queryset is None:
+            return JsonResponse({"error": "Those queue filters are not valid."}, status=400)
+        count = queryset.filter(submitted_at__gt=since).count()
+        return JsonResponse({"count": count, "since": since.isoformat()})
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {"arrivals_since": timezone.now().isoformat()}
+        return super().changelist_view(request, {**extra, **(extra_context or {})})
 
     def _back(self, request, obj) -> HttpResponseRedirect:
         target = request.POST.get("next") or ""
@@ -563,7 +708,10 @@ class LeaseRequestAdmin(admin.ModelAdmin):
                 call = (
                     (
                         allocation_pick_best,
-                        {"count": pick_form.cleaned_data["count"]},
+                        {
+                            "count": pick_form.cleaned_data["count"],
+                            "allow_poor_fit": pick_form.cleaned_data["allow_poor_fit"],
+                        },
                     )
                     if pick_form.is_valid()
                     else None
@@ -573,7 +721,13 @@ class LeaseRequestAdmin(admin.ModelAdmin):
                     request.POST, prefix="choose", choices=candidates_ids
                 )
                 call = (
-                    (allocation_assign, {"accounts": choose_form.cleaned_data["accounts"]})
+                    (
+                        allocation_assign,
+                        {
+                            "accounts": choose_form.cleaned_data["accounts"],
+                            "allow_poor_fit": choose_form.cleaned_data["allow_poor_fit"],
+                        },
+                    )
                     if choose_form.is_valid()
                     else None
                 )
@@ -581,7 +735,7 @@ class LeaseRequestAdmin(admin.ModelAdmin):
                 service, arguments = call
                 try:
                     allocation = service(lease_request=obj, actor=request.user, **arguments)
-                except (AccountsUnavailable, WalletShort, LeasingError) as exc:
+                except LeasingError as exc:  # taken meanwhile, wallet short, claim, poor fit
                     error = str(exc)
                 else:
                     return self._allocated(request, obj, allocation)
@@ -612,7 +766,7 @@ class LeaseRequestAdmin(admin.ModelAdmin):
             summary += f" {still} still needed."
         self.log_change(request, obj, summary)
         self.message_user(request, summary, messages.SUCCESS)
-        return HttpResponseRedirect(self._change_url(obj))
+        return HttpResponseRedirect(self._with_filters(request, self._change_url(obj)))
 
     def _allocate_context(self, request, obj, pick_form, choose_form, error) -> dict:
         assigned = obj.leases.count()
@@ -622,11 +776,24 @@ class LeaseRequestAdmin(admin.ModelAdmin):
         covers = balance // price
         is_open = obj.status == RequestStatus.REQUESTED
         candidates = allocation_candidates(obj, limit=CANDIDATES_SHOWN) if is_open else []
-        supply = ready_supply_count(obj) if is_open else 0
-        suggested = max(min(still_needed, covers, supply), 1) if still_needed > 0 else 1
+        supply, fitting = supply_counts(obj) if is_open else (0, 0)
+        rows = [
+            {
+                "c": candidate,
+                "gaps": fit_gaps(
+                    pool_language=candidate.pool.language,
+                    follower_geos=candidate.account.follower_geos,
+                    lease_request=obj,
+                ),
+            }
+            for candidate in candidates
+        ]
+        # Pre-fill only what fits: poor fits are chosen on purpose, never by default.
+        suggested = min(still_needed, covers, fitting) or None
         if not pick_form.is_bound:
             pick_form = PickBestForm(prefix="best", initial={"count": suggested})
         chosen = set(request.POST.getlist("choose-accounts")) if request.method == "POST" else set()
+        holder = obj.claimed_by
         return {
             **self.admin_site.each_context(request),
             "title": f"Allocate accounts to {obj.public_id}",
@@ -641,13 +808,26 @@ class LeaseRequestAdmin(admin.ModelAdmin):
             "covers": covers,
             "price": dollars(price),
             "candidates": candidates,
+            "rows": rows,
+            "poor_count": sum(1 for row in rows if row["gaps"]),
+            "fitting_supply": fitting,
             "chosen": chosen,
             "supply": supply,
+            **self._claim_context(request, obj, holder),
+            **self._work_urls(request, obj),
             "pick_form": pick_form,
             "choose_form": choose_form,
             "error": error,
             "now": timezone.now(),
             "media": self.media,
+        }
+
+    def _claim_context(self, request, obj, holder) -> dict:
+        return {
+            "holder": holder,
+            "claimed_by_other": holder is not None and holder.pk != request.user.pk,
+            "claimed_by_me": holder is not None and holder.pk == request.user.pk,
+            "here": request.get_full_path(),
         }
 
     def close_view(self, request, object_id, outcome):
@@ -676,7 +856,7 @@ class LeaseRequestAdmin(admin.ModelAdmin):
                 message = f"Closed {obj.public_id} as {status} with a {shown} note."
                 self.log_change(request, obj, message)
                 self.message_user(request, message, messages.SUCCESS)
-                return HttpResponseRedirect(self._change_url(obj))
+                return HttpResponseRedirect(self._with_filters(request, self._change_url(obj)))
         assigned = obj.leases.count()
         context = {
             **self.admin_site.each_context(request),
@@ -689,6 +869,8 @@ class LeaseRequestAdmin(admin.ModelAdmin):
             "assigned_count": assigned,
             "form": form,
             "media": self.media + form.media,
+            **self._claim_context(request, obj, obj.claimed_by),
+            **self._work_urls(request, obj),
         }
         return TemplateResponse(request, "admin/leasing/leaserequest/close.html", context)
 

@@ -22,6 +22,16 @@ class Command(BaseCommand):
             "--accounts", nargs="+", metavar="SA_ID", help="Assign exactly these accounts."
         )
         parser.add_argument("--actor", help="Username recorded as the allocating staff.")
+        parser.add_argument(
+            "--take-over",
+            action="store_true",
+            help="Work it even if someone else claimed it (an internal note records it).",
+        )
+        parser.add_argument(
+            "--accept-poor-fit",
+            action="store_true",
+            help="Assign accounts that do not match the language/geo asked.",
+        )
 
     def handle(self, *args, **options):
         count = None
@@ -32,14 +42,15 @@ class Command(BaseCommand):
                 raise CommandError(f"--count {refused}") from None
         lease_request = request_find(options["request_id"], options["org"])
         actor = actor_find(options["actor"])
+        rules = {"take_over": options["take_over"], "allow_poor_fit": options["accept_poor_fit"]}
         try:
             if options["accounts"]:
                 allocation = allocation_assign(
-                    lease_request=lease_request, accounts=options["accounts"], actor=actor
+                    lease_request=lease_request, accounts=options["accounts"], actor=actor, **rules
                 )
             else:
                 allocation = allocation_pick_best(
-                    lease_request=lease_request, count=count, actor=actor
+                    lease_request=lease_request, count=count, actor=actor, **rules
                 )
         except LeasingError as exc:
             raise CommandError(str(exc)) from None

@@ -29,6 +29,12 @@ class Command(BaseCommand):
             help="Username of the staff member closing it; without it the note is the system's.",
         )
 
+        parser.add_argument(
+            "--take-over",
+            action="store_true",
+            help="Close it even if someone else claimed it (an internal note records it).",
+        )
+
     def handle(self, *args, **options):
         lease_request = request_find(options["request_id"], options["org"])
         actor = actor_find(options["actor"])
@@ -39,6 +45,7 @@ class Command(BaseCommand):
                 note=options["note"],
                 partner_visible=options["partner_visible"],
                 actor=actor,
+                take_over=options["take_over"],
             )
         except LeasingError as exc:
             raise CommandError(str(exc)) from None
