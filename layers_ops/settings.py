@@ -4,6 +4,7 @@ Every value comes from the environment (django-environ) with a default that is s
 developer's machine. Production (DEBUG off) refuses to start without a real SECRET_KEY.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -32,7 +33,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "layers_ops.staff.apps.LayersAdminConfig",  # Django's admin behind the second factor
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -43,6 +44,11 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "import_export",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
+    "layers_ops.staff",
     "layers_ops.partners",
     "layers_ops.api",
     "billing",
@@ -58,8 +64,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "layers_ops.staff.middleware.StaffSessionLifetimeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a refused sign-in into the lockout page
 ]
 
 ROOT_URLCONF = "layers_ops.urls"
@@ -106,6 +115,43 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Staff sign-in (the admin). A password, then a second factor (TOTP app or a backup
+# code) when STAFF_2FA_REQUIRED, on unless DEBUG. Guessing locks the (username, address)
+# pair; an address failing across many usernames is locked too. Counters live in the
+# database, so every web process sees them.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out pair before the password
+    "django.contrib.auth.backends.ModelBackend",
+]
+STAFF_2FA_REQUIRED = env.bool("STAFF_2FA_REQUIRED", default=not DEBUG)
+STAFF_SESSION_IDLE_MINUTES = env.int("STAFF_SESSION_IDLE_MINUTES", default=30)
+STAFF_SESSION_MAX_HOURS = env.int("STAFF_SESSION_MAX_HOURS", default=12)
+STAFF_LOCKOUT_FAILURES = env.int("STAFF_LOCKOUT_FAILURES", default=5)
+STAFF_LOCKOUT_MINUTES = env.int("STAFF_LOCKOUT_MINUTES", default=15)
+STAFF_LOCKOUT_ADDRESS_FAILURES = env.int("STAFF_LOCKOUT_ADDRESS_FAILURES", default=50)
+if min(STAFF_SESSION_IDLE_MINUTES, STAFF_SESSION_MAX_HOURS, STAFF_LOCKOUT_FAILURES) < 1:
+    raise ImproperlyConfigured("Staff session and lockout limits must be at least 1.")
+# Sessions end when idle or too old (layers_ops.staff.middleware); the cookie never
+# outlives the absolute limit.
+SESSION_COOKIE_AGE = STAFF_SESSION_MAX_HOURS * 3600
+AXES_FAILURE_LIMIT = STAFF_LOCKOUT_FAILURES
+AXES_COOLOFF_TIME = timedelta(minutes=STAFF_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "layers_ops.staff.lockout.StaffLockoutHandler"
+AXES_LOCKOUT_CALLABLE = "layers_ops.staff.lockout.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+# A refused attempt during a lockout neither counts nor restarts the cool-off: the lock
+# lifts STAFF_LOCKOUT_MINUTES after the last failure it counted.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_ENABLE_ADMIN = False  # the staff app shows the lockouts, to superusers only
+# Behind a proxy, the number of proxies that append to X-Forwarded-For (0: REMOTE_ADDR).
+AXES_IPWARE_PROXY_COUNT = env.int("STAFF_PROXY_COUNT", default=0) or None
+OTP_TOTP_ISSUER = "Layers ops"
+# Where staff reach the admin, for the links create_staff prints.
+STAFF_BASE_URL = env.str("STAFF_BASE_URL", default="http://127.0.0.1:8000")
+# The one-time set-up link of a new staff user works this long (or until used).
+PASSWORD_RESET_TIMEOUT = env.int("STAFF_LINK_HOURS", default=72) * 3600
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "America/Los_Angeles"  # ops work from San Francisco; storage is UTC

@@ -15,10 +15,6 @@ v1 = [
     re_path(r"^.*$", api_views.not_found),
 ]
 
-admin.site.site_header = admin.site.site_title = "Layers ops"
-admin.site.index_title = "Queue, partners and money"
-admin.site.site_url = "/docs/"  # "View site" opens the partner API reference
-
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("v1", api_views.not_found),  # not a redirect to /v1/: an API answers JSON

@@ -210,6 +210,13 @@ class Command(BaseCommand):
             "",
             f"Admin:  {base_url}/admin/",
             *(f"  {user:<8} password {pw}" for user, pw in passwords.items()),
+            (
+                "  Second factor: required (STAFF_2FA_REQUIRED); each user enrols a code "
+                "app at first sign-in."
+                if settings.STAFF_2FA_REQUIRED
+                else "  Second factor: off in development (DEBUG); production requires it "
+                "(STAFF_2FA_REQUIRED)."
+            ),
             f"API reference: {base_url}/docs/",
             "",
             "Queue a lease request:",
