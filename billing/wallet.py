@@ -11,6 +11,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from layers_ops.api.exceptions import ValidationFailed
 
 from .models import AccountKind, LedgerEntry, TransactionKind, Wallet
+from .selectors import FINANCE_TZ
 from .usage import lease_usage, runway_days
 
 
@@ -46,13 +47,16 @@ def wallet_summary(*, organization_id: str, now: datetime | None = None) -> Wall
 
 
 def _moment(raw: str | None, field: str) -> datetime | None:
-    """An ISO 8601 time or date (midnight UTC); without an offset, UTC."""
+    """An ISO 8601 time (without an offset, UTC) or date: midnight in America/Los_Angeles,
+    where billing months start, so ``since=2026-10-01&until=2026-11-01`` is October's
+    statement."""
     if raw is None:
         return None
     try:
-        moment = parse_datetime(raw)
-        if moment is None and (day := parse_date(raw)) is not None:
-            moment = datetime(day.year, day.month, day.day)
+        if (day := parse_date(raw)) is not None:
+            moment = datetime(day.year, day.month, day.day, tzinfo=FINANCE_TZ)
+        else:
+            moment = parse_datetime(raw)
         if moment is not None:  # to UTC here: the database refuses odd offsets (-19:54)
             moment = moment.replace(tzinfo=moment.tzinfo or UTC).astimezone(UTC)
     except (ValueError, OverflowError):
