@@ -21,7 +21,7 @@ from layers_ops.csv_export import csv_response
 from .charts import Series, balance_line_svg, stacked_bars_svg
 from .forms import AdjustmentForm, MoneyMovementForm, RefundForm, TopUpForm
 from .models import LEASE_CHARGE_KINDS, LedgerEntry, LedgerTransaction, Wallet
-from .money import dollars
+from .money import dollars, dollars_number
 from .reconciliation import check_names, reconcile
 from .selectors import (
     FINANCE_TZ,
@@ -417,57 +417,64 @@ class WalletAdmin(ReadOnlyAdmin):
         )
 
 
+def _csv_times(moment) -> list[str]:
+    """An instant as CSV exports write it: UTC, then the same instant in Los Angeles."""
+    return [
+        moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        moment.astimezone(FINANCE_TZ).strftime("%Y-%m-%d %H:%M:%S"),
+    ]
+
+
+def _csv_money(cents: int) -> list:
+    """An amount as CSV exports write it: cents, then dollars (both numbers)."""
+    return [cents, dollars_number(cents)]
+
+
 STATEMENT_CSV_HEADER = [
     "section",
+    "time_utc",
     "time_america_los_angeles",
     "transaction_id",
     "memo",
     "reference",
     "actor",
     "amount_cents",
+    "amount_usd",
     "balance_after_cents",
+    "balance_after_usd",
 ]
 
 
 def _statement_rows(statement):
-    def local(moment):
-        return moment.astimezone(FINANCE_TZ).strftime("%Y-%m-%d %H:%M:%S")
-
     organization = statement.organization
+    no_line = ["", "", "", ""]  # transaction, memo, reference, actor
+    no_money = ["", ""]
     yield [
         "Statement",
+        "",
         f"{statement.starts_at:%B %Y}, America/Los_Angeles",
         "",
         f"{organization.name} ({organization.pk})",
-        "",
-        "",
-        "",
-        "",
+        *["", "", *no_money, *no_money],
     ]
-    yield [
-        "Opening balance",
-        local(statement.starts_at),
-        "",
-        "",
-        "",
-        "",
-        statement.opening_cents,
-        "",
-    ]
+    opening = _csv_money(statement.opening_cents)
+    yield ["Opening balance", *_csv_times(statement.starts_at), *no_line, *opening, *no_money]
     for section in statement.sections:
         for line in section.lines:
             yield [
                 section.heading,
-                local(line.at),
+                *_csv_times(line.at),
                 line.transaction_id,
                 line.memo,
                 line.reference,
                 line.actor,
-                line.amount_cents,
-                line.balance_after_cents,
+                *_csv_money(line.amount_cents),
+                *_csv_money(line.balance_after_cents),
             ]
-        yield [f"{section.heading} total", "", "", "", "", "", section.total_cents, ""]
-    yield ["Closing balance", local(statement.ends_at), "", "", "", "", statement.closing_cents, ""]
+        total = _csv_money(section.total_cents)
+        yield [f"{section.heading} total", "", "", *no_line, *total, *no_money]
+    closing = _csv_money(statement.closing_cents)
+    yield ["Closing balance", *_csv_times(statement.ends_at), *no_line, *closing, *no_money]
 
 
 class LedgerEntryInline(admin.TabularInline):
@@ -677,13 +684,16 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
 
 LEDGER_CSV_HEADER = [
     "time_utc",
+    "time_america_los_angeles",
     "transaction_id",
     "kind",
     "organization_id",
     "organization",
     "account",
     "amount_cents",
+    "amount_usd",
     "balance_after_cents",
+    "balance_after_usd",
     "actor",
     "memo",
     "reference",
@@ -700,14 +710,14 @@ def _ledger_rows(entries):
     for entry in entries.iterator(chunk_size=2000):
         organization = entry.account.organization
         yield [
-            entry.created_at.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            *_csv_times(entry.created_at),
             entry.transaction_id,
             entry.transaction.kind,
             organization.pk if organization else "",
             organization.name if organization else "",
             entry.account.kind,
-            entry.amount_cents,
-            entry.balance_after_cents,
+            *_csv_money(entry.amount_cents),
+            *_csv_money(entry.balance_after_cents),
             entry.transaction.actor_label,
             entry.transaction.memo,
             entry.transaction.reference,
