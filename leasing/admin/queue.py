@@ -22,6 +22,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from billing.money import dollars
 from billing.selectors import wallet_balance_cents
+from layers_ops.admin_dates import CheckedDateHierarchy
 
 from ..models import (
     NOTE_MAX_LENGTH,
@@ -709,7 +710,7 @@ class EndLeasesForm(forms.Form):
 
 
 @admin.register(Lease)
-class LeaseAdmin(admin.ModelAdmin):
+class LeaseAdmin(CheckedDateHierarchy, admin.ModelAdmin):
     """Every lease: which account, for whom, and where its billing stands. Read-only:
     leases are made by allocating a request and ended by renewals, the partner or ops
     (the *End selected leases* action, permission ``leasing.end_lease``)."""

@@ -214,7 +214,8 @@ def test_statement_refuses_a_malformed_month(client, partner):
         reverse("admin:billing_wallet_statement", args=[wallet.pk]) + "?month=2026-13"
     )
 
-    assert response.status_code == 404
+    assert response.status_code == 200
+    assert "the month number must be 01 to 12" in response.content.decode()
 
 
 def test_revenue_by_month_splits_first_months_renewals_and_refunds():
