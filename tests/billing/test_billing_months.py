@@ -358,3 +358,18 @@ def test_the_document_states_the_statement_and_los_angeles_months(client):
         "totals",
         "entries",
     }
+
+
+@pytest.mark.parametrize("renewals", [1, 30])
+def test_the_statement_runs_a_fixed_number_of_queries(
+    october_partner, django_assert_max_num_queries, renewals
+):
+    for day in range(renewals):
+        with at(utc(2026, 10, 1 + day % 28, 12)):
+            renewal(october_partner.organization, cents=100)
+
+    # The key, its organization, then the statement's two: however many entries.
+    with django_assert_max_num_queries(5):
+        body = statement(october_partner, "2026-10")
+
+    assert len(body["entries"]) == 4 + renewals
