@@ -16,16 +16,21 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from layers_ops.admin_dates import CheckedDateHierarchy
 from layers_ops.csv_export import csv_response
 
 from .charts import Series, balance_line_svg, stacked_bars_svg
-from .forms import AdjustmentForm, MoneyMovementForm, RefundForm, TopUpForm
+from .forms import AdjustmentForm, LedgerDatesForm, MoneyMovementForm, RefundForm, TopUpForm
 from .models import LEASE_CHARGE_KINDS, LedgerEntry, LedgerTransaction, Wallet
-from .money import dollars
+from .money import dollars, dollars_number
 from .reconciliation import check_names, reconcile
 from .selectors import (
     FINANCE_TZ,
+    FIRST_BILLING_MONTH,
+    MonthNotValid,
     balance_history,
+    billing_month_current,
+    billing_month_parse,
     revenue_by_month,
     statement_for,
     wallet_charges,
@@ -77,19 +82,6 @@ def _runway_text(days, usage) -> str:
         return f"{days} days"
     # runway_days gives None when nothing renews, or when the balance outlasts its horizon.
     return "over 2 years" if usage.renewals else "no renewals due"
-
-
-def _month_param(raw: str | None) -> tuple[int, int]:
-    """``YYYY-MM`` from the query string; the current month (Los Angeles) if absent."""
-    if not raw:
-        today = timezone.now().astimezone(FINANCE_TZ)
-        return today.year, today.month
-    try:
-        year, month = (int(part) for part in raw.split("-"))
-        datetime.date(year, month, 1)
-    except ValueError:
-        raise Http404("Month must look like 2026-11.") from None
-    return year, month
 
 
 @admin.register(Wallet)
@@ -352,29 +344,52 @@ class WalletAdmin(ReadOnlyAdmin):
         )
 
     def statement_view(self, request, object_id):
-        """The wallet's month, on screen or (``?format=csv``) as a download."""
+        """The wallet's month, on screen or (``?format=csv``) as a download. A month that
+        cannot be read, before 2000 or in the future shows the page with the month picker
+        and what is wrong (the same rule as the partner's API)."""
         wallet = self._wallet_or_404(request, object_id)
-        year, month = _month_param(request.GET.get("month"))
+        raw, current = request.GET.get("month", ""), billing_month_current()
+        context = {
+            "wallet": wallet,
+            "original": wallet,
+            "month_value": raw,
+            "current_month": f"{current[0]}-{current[1]:02d}",
+        }
+        try:
+            year, month = billing_month_parse(raw) if raw else current
+        except MonthNotValid as exc:
+            return self._render(
+                request,
+                "admin/billing/wallet/statement.html",
+                f"Statement for {wallet.organization}",
+                **context,
+                month_error=str(exc),
+            )
         statement = statement_for(organization=wallet.organization, year=year, month=month)
-        label = statement.starts_at.strftime("%B %Y")
         if request.GET.get("format") == "csv":
             return csv_response(
                 f"statement-{wallet.organization_id}-{year}-{month:02d}.csv",
                 STATEMENT_CSV_HEADER,
                 _statement_rows(statement),
             )
+        label = statement.starts_at.strftime("%B %Y")
         previous = statement.starts_at - datetime.timedelta(days=1)
+        following = statement.ends_at
         return self._render(
             request,
             "admin/billing/wallet/statement.html",
             f"Statement for {wallet.organization}, {label}",
-            wallet=wallet,
-            original=wallet,
+            **(context | {"month_value": statement.month_label}),
             statement=statement,
             month_label=label,
-            month_value=f"{year}-{month:02d}",
-            previous_month=f"{previous.year}-{previous.month:02d}",
-            next_month=f"{statement.ends_at.year}-{statement.ends_at.month:02d}",
+            previous_month=(
+                f"{previous.year}-{previous.month:02d}"
+                if (year, month) > FIRST_BILLING_MONTH
+                else None
+            ),
+            next_month=(
+                f"{following.year}-{following.month:02d}" if (year, month) < current else None
+            ),
         )
 
     def reconciliation_view(self, request):
@@ -417,57 +432,64 @@ class WalletAdmin(ReadOnlyAdmin):
         )
 
 
+def _csv_times(moment) -> list[str]:
+    """An instant as CSV exports write it: UTC, then the same instant in Los Angeles."""
+    return [
+        moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        moment.astimezone(FINANCE_TZ).strftime("%Y-%m-%d %H:%M:%S"),
+    ]
+
+
+def _csv_money(cents: int) -> list:
+    """An amount as CSV exports write it: cents, then dollars (both numbers)."""
+    return [cents, dollars_number(cents)]
+
+
 STATEMENT_CSV_HEADER = [
     "section",
+    "time_utc",
     "time_america_los_angeles",
     "transaction_id",
     "memo",
     "reference",
     "actor",
     "amount_cents",
+    "amount_usd",
     "balance_after_cents",
+    "balance_after_usd",
 ]
 
 
 def _statement_rows(statement):
-    def local(moment):
-        return moment.astimezone(FINANCE_TZ).strftime("%Y-%m-%d %H:%M:%S")
-
     organization = statement.organization
+    no_line = ["", "", "", ""]  # transaction, memo, reference, actor
+    no_money = ["", ""]
     yield [
         "Statement",
+        "",
         f"{statement.starts_at:%B %Y}, America/Los_Angeles",
         "",
         f"{organization.name} ({organization.pk})",
-        "",
-        "",
-        "",
-        "",
+        *["", "", *no_money, *no_money],
     ]
-    yield [
-        "Opening balance",
-        local(statement.starts_at),
-        "",
-        "",
-        "",
-        "",
-        statement.opening_cents,
-        "",
-    ]
+    opening = _csv_money(statement.opening_cents)
+    yield ["Opening balance", *_csv_times(statement.starts_at), *no_line, *opening, *no_money]
     for section in statement.sections:
         for line in section.lines:
             yield [
                 section.heading,
-                local(line.at),
+                *_csv_times(line.at),
                 line.transaction_id,
                 line.memo,
                 line.reference,
                 line.actor,
-                line.amount_cents,
-                line.balance_after_cents,
+                *_csv_money(line.amount_cents),
+                *_csv_money(line.balance_after_cents),
             ]
-        yield [f"{section.heading} total", "", "", "", "", "", section.total_cents, ""]
-    yield ["Closing balance", local(statement.ends_at), "", "", "", "", statement.closing_cents, ""]
+        total = _csv_money(section.total_cents)
+        yield [f"{section.heading} total", "", "", *no_line, *total, *no_money]
+    closing = _csv_money(statement.closing_cents)
+    yield ["Closing balance", *_csv_times(statement.ends_at), *no_line, *closing, *no_money]
 
 
 class LedgerEntryInline(admin.TabularInline):
@@ -493,7 +515,7 @@ class LedgerEntryInline(admin.TabularInline):
 
 
 @admin.register(LedgerTransaction)
-class LedgerTransactionAdmin(ReadOnlyAdmin):
+class LedgerTransactionAdmin(CheckedDateHierarchy, ReadOnlyAdmin):
     list_display = ["id", "kind", "memo", "actor_label", "reference", "created_at"]
     list_filter = ["kind"]
     search_fields = ["id", "memo", "reference", "actor_label"]
@@ -520,7 +542,10 @@ class LedgerTransactionAdmin(ReadOnlyAdmin):
 
 
 class CreatedBetweenFilter(admin.ListFilter):
-    """Entries from one date to another, both included, in America/Los_Angeles."""
+    """Entries from one date to another, both included, in America/Los_Angeles.
+
+    Dates that cannot be read or are out of reach list nothing: the form's errors show
+    in the filter and ``LedgerEntryAdmin.changelist_view`` says why above the list."""
 
     title = "date (America/Los_Angeles)"
     template = "admin/billing/date_range_filter.html"
@@ -528,18 +553,11 @@ class CreatedBetweenFilter(admin.ListFilter):
 
     def __init__(self, request, params, model, model_admin):
         super().__init__(request, params, model, model_admin)
-        self.dates = {}
         for name in self.parameters:
-            if name not in params:
-                continue
-            raw = params.pop(name)
-            raw = raw[-1] if isinstance(raw, list) else raw
-            self.used_parameters[name] = raw
-            if raw:
-                try:
-                    self.dates[name] = datetime.date.fromisoformat(raw)
-                except ValueError as exc:
-                    raise IncorrectLookupParameters(f"{name} must be a date, YYYY-MM-DD") from exc
+            if name in params:
+                raw = params.pop(name)
+                self.used_parameters[name] = raw[-1] if isinstance(raw, list) else raw
+        self.form = LedgerDatesForm(self.used_parameters)
 
     def has_output(self):
         return True
@@ -548,16 +566,13 @@ class CreatedBetweenFilter(admin.ListFilter):
         return list(self.parameters)
 
     def queryset(self, request, queryset):
-        start, end = self.dates.get("created_from"), self.dates.get("created_to")
+        if not self.form.is_valid():
+            return queryset.none()
+        start, end = self.form.bounds(FINANCE_TZ)
         if start:
-            queryset = queryset.filter(
-                created_at__gte=datetime.datetime.combine(start, datetime.time(), FINANCE_TZ)
-            )
+            queryset = queryset.filter(created_at__gte=start)
         if end:
-            following = end + datetime.timedelta(days=1)
-            queryset = queryset.filter(
-                created_at__lt=datetime.datetime.combine(following, datetime.time(), FINANCE_TZ)
-            )
+            queryset = queryset.filter(created_at__lt=end)
         return queryset
 
     def choices(self, changelist):
@@ -565,6 +580,7 @@ class CreatedBetweenFilter(admin.ListFilter):
         yield {
             "created_from": self.used_parameters.get("created_from", ""),
             "created_to": self.used_parameters.get("created_to", ""),
+            "form": self.form,
             "keep": sorted(keep.items()),
             "clear_url": changelist.get_query_string(remove=list(self.parameters)),
         }
@@ -659,11 +675,24 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
             *super().get_urls(),
         ]
 
+    def changelist_view(self, request, extra_context=None):
+        problems = LedgerDatesForm(request.GET).problems()
+        if problems:
+            messages.error(
+                request, f"{problems} Nothing is listed until the dates are fixed (or cleared)."
+            )
+        extra_context = {**(extra_context or {}), "dates_problem": problems}
+        return super().changelist_view(request, extra_context)
+
     def export_view(self, request):
         """Every entry the changelist shows for this query string (filters, search), all
-        pages, streamed oldest first through the one safe CSV writer."""
+        pages, streamed oldest first through the one safe CSV writer. Dates the list
+        cannot filter on send finance back to the list, which says why."""
         if not self.has_view_permission(request):
             raise PermissionDenied
+        if not LedgerDatesForm(request.GET).is_valid():
+            changelist = reverse("admin:billing_ledgerentry_changelist")
+            return HttpResponseRedirect(f"{changelist}?{request.GET.urlencode()}")
         try:
             changelist = self.get_changelist_instance(request)
         except IncorrectLookupParameters:
@@ -677,13 +706,16 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
 
 LEDGER_CSV_HEADER = [
     "time_utc",
+    "time_america_los_angeles",
     "transaction_id",
     "kind",
     "organization_id",
     "organization",
     "account",
     "amount_cents",
+    "amount_usd",
     "balance_after_cents",
+    "balance_after_usd",
     "actor",
     "memo",
     "reference",
@@ -700,14 +732,14 @@ def _ledger_rows(entries):
     for entry in entries.iterator(chunk_size=2000):
         organization = entry.account.organization
         yield [
-            entry.created_at.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            *_csv_times(entry.created_at),
             entry.transaction_id,
             entry.transaction.kind,
             organization.pk if organization else "",
             organization.name if organization else "",
             entry.account.kind,
-            entry.amount_cents,
-            entry.balance_after_cents,
+            *_csv_money(entry.amount_cents),
+            *_csv_money(entry.balance_after_cents),
             entry.transaction.actor_label,
             entry.transaction.memo,
             entry.transaction.reference,

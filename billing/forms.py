@@ -1,8 +1,11 @@
+import datetime
 from decimal import Decimal
 
 from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS
 
 from layers_ops.grammar import AmountField
+from layers_ops.dates import FIRST_TYPED_DATE, LAST_TYPED_DATE
 from layers_ops.partners.models import Organization
 
 from .models import LedgerTransaction
@@ -128,3 +131,67 @@ class RefundForm(forms.Form):
     def __init__(self, *args, charges, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["charge"].queryset = charges
+
+
+class LedgerDatesForm(forms.Form):
+    """The ledger's date filter: Los Angeles dates, both included, either may be empty.
+
+    Bound to the query string. Dates are YYYY-MM-DD within ``layers_ops.dates``'
+    FIRST_TYPED_DATE..LAST_TYPED_DATE; ``problems()`` says what is wrong, for a person."""
+
+    created_from = forms.CharField(required=False, label="From")
+    created_to = forms.CharField(required=False, label="To")
+
+    def _date(self, name: str, empty_means: str) -> datetime.date | None:
+        raw = self.cleaned_data[name].strip()
+        if not raw:
+            return None
+        shown = raw if len(raw) <= 24 else raw[:23] + "…"
+        try:
+            day = datetime.datetime.strptime(raw, "%Y-%m-%d").date()
+        except ValueError:
+            day = None
+        if day is None:
+            raise forms.ValidationError(f"“{shown}” is not a date; type it as YYYY-MM-DD.")
+        if not FIRST_TYPED_DATE <= day <= LAST_TYPED_DATE:
+            raise forms.ValidationError(
+                f"{day} is outside the dates the ledger can filter on ({FIRST_TYPED_DATE} "
+                f"to {LAST_TYPED_DATE}); leave it empty for {empty_means}."
+            )
+        return day
+
+    def clean_created_from(self):
+        return self._date("created_from", "no start")
+
+    def clean_created_to(self):
+        return self._date("created_to", "no end")
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("created_from"), cleaned.get("created_to")
+        if start and end and start > end:
+            raise forms.ValidationError(f"From ({start}) is after To ({end}); swap them.")
+        return cleaned
+
+    def problems(self) -> str:
+        """Every problem on one line: "To: … From: …"; empty when the dates are fine."""
+        if self.is_valid():
+            return ""
+        parts = [
+            f"{self.fields[name].label}: {' '.join(errors)}"
+            for name, errors in self.errors.items()
+            if name != NON_FIELD_ERRORS
+        ]
+        return " ".join([*parts, *self.non_field_errors()])
+
+    def bounds(self, tz) -> tuple[datetime.datetime | None, datetime.datetime | None]:
+        """[start, end) as aware datetimes in ``tz``: From's midnight to the midnight
+        after To. Only for a valid form."""
+        start, end = self.cleaned_data["created_from"], self.cleaned_data["created_to"]
+        midnight = datetime.time()
+        return (
+            datetime.datetime.combine(start, midnight, tz) if start else None,
+            datetime.datetime.combine(end + datetime.timedelta(days=1), midnight, tz)
+            if end
+            else None,
+        )

@@ -1,6 +1,7 @@
 """Reads of wallets and the ledger."""
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -63,8 +64,48 @@ def ledger_verify() -> list[Mismatch]:
     ]
 
 
-# Finance closes months in the company's time zone (San Francisco), whatever the server's.
+# A billing month is a calendar month in America/Los_Angeles (finance closes months in
+# San Francisco) on every screen: finance's statement, the CSV exports and the partner's
+# statement; whatever the server's time zone. Instants are stored and sent in UTC.
 FINANCE_TZ = ZoneInfo("America/Los_Angeles")
+FINANCE_TZ_NAME = "America/Los_Angeles"
+
+# The first month a statement can be asked for; earlier than any organization.
+FIRST_BILLING_MONTH = (2000, 1)
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
+
+
+class MonthNotValid(ValueError):
+    """A month no statement can be made for; the message says why, to a person."""
+
+
+def billing_month_current(now: datetime | None = None) -> tuple[int, int]:
+    """This month in America/Los_Angeles."""
+    today = (now or timezone.now()).astimezone(FINANCE_TZ)
+    return today.year, today.month
+
+
+def billing_month_parse(raw: str, *, now: datetime | None = None) -> tuple[int, int]:
+    """``YYYY-MM`` as (year, month): from 2000-01 to this month in Los Angeles (a month
+    in progress is its statement so far; a future one has none). ``MonthNotValid``
+    otherwise, the same rule for finance's page and the partner's API."""
+    match = _MONTH.fullmatch(raw)
+    if match is None:
+        shown = raw if len(raw) <= 24 else raw[:23] + "…"
+        raise MonthNotValid(f"Month must be written YYYY-MM, e.g. 2026-10; “{shown}” is not.")
+    year, month = int(match[1]), int(match[2])
+    if not 1 <= month <= 12:
+        raise MonthNotValid(f"Month {raw}: the month number must be 01 to 12.")
+    first, current = FIRST_BILLING_MONTH, billing_month_current(now)
+    if (year, month) < first:
+        raise MonthNotValid(f"Month {raw} is before {first[0]}-{first[1]:02d}: no statements.")
+    if (year, month) > current:
+        raise MonthNotValid(
+            f"Month {raw} is in the future: the latest statement is "
+            f"{current[0]}-{current[1]:02d} (this month in Los Angeles, so far)."
+        )
+    return year, month
+
 
 # The statement's sections, in the order finance reads them: kind -> heading.
 STATEMENT_SECTIONS = {
@@ -83,6 +124,14 @@ def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
     return start, following
 
 
+def partner_visible_memo(transaction: LedgerTransaction) -> str:
+    """The text a partner reads for a ledger transaction (the API's ledger and statements).
+
+    Today it is the memo finance typed; this is the one place to switch when transactions
+    carry a partner-facing description apart from the internal reason."""
+    return transaction.memo
+
+
 @dataclass(frozen=True)
 class StatementLine:
     at: datetime
@@ -93,6 +142,8 @@ class StatementLine:
     actor: str
     amount_cents: int
     balance_after_cents: int
+    # The wallet entry itself (its transaction loaded), for the partner's API.
+    entry: LedgerEntry = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -123,7 +174,11 @@ class Statement:
     opening_cents: int
     closing_cents: int
     sections: list[StatementSection]
-    timezone_name: str = "America/Los_Angeles"
+    timezone_name: str = FINANCE_TZ_NAME
+
+    @property
+    def month_label(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
 
     @property
     def movements_cents(self) -> int:
@@ -145,8 +200,9 @@ class Statement:
 
 
 def statement_for(*, organization: Organization, year: int, month: int) -> Statement:
-    """The organization's wallet statement for a calendar month (America/Los_Angeles).
-    Three queries."""
+    """The organization's wallet statement for a calendar month (America/Los_Angeles):
+    what finance's statement page and CSV show, and the partner's
+    ``GET /v1/wallet/statements/{month}``. Two queries."""
     starts_at, ends_at = month_bounds(year, month)
     entries = LedgerEntry.objects.filter(
         account__kind=AccountKind.WALLET, account__organization=organization
@@ -172,6 +228,7 @@ def statement_for(*, organization: Organization, year: int, month: int) -> State
                 actor=txn.actor_label,
                 amount_cents=entry.amount_cents,
                 balance_after_cents=entry.balance_after_cents,
+                entry=entry,
             )
         )
     return Statement(

@@ -1,10 +1,24 @@
 """Shapes of the wallet endpoints of the partner API."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from layers_ops.api.fields import Timestamp
 
 from .models import TransactionKind
+from .selectors import FINANCE_TZ_NAME, partner_visible_memo
+
+BILLING_TIMEZONES = [FINANCE_TZ_NAME]  # the one time zone billing months are counted in
+
+
+class PartnerMemoField(serializers.CharField):
+    """A ledger entry's text as the partner reads it (``partner_visible_memo``)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(source="transaction", **kwargs)
+
+    def to_representation(self, value):
+        return partner_visible_memo(value)
 
 
 class WalletOut(serializers.Serializer):
@@ -39,7 +53,7 @@ class LedgerEntryOut(serializers.Serializer):
         source="amount_cents", help_text="Into (+) or out of (-) your wallet."
     )
     balanceAfterCents = serializers.IntegerField(source="balance_after_cents")
-    memo = serializers.CharField(source="transaction.memo")
+    memo = PartnerMemoField()
     reference = serializers.CharField(
         source="transaction.reference",
         help_text="What it is for: the leased account (sa_) for a renewal, the request for "
@@ -51,3 +65,48 @@ class LedgerEntryOut(serializers.Serializer):
 class LedgerEntryPage(serializers.Serializer):
     items = LedgerEntryOut(many=True)
     nextCursor = serializers.CharField(allow_null=True)
+
+
+class StatementTotalsOut(serializers.Serializer):
+    topUpsCents = serializers.IntegerField(help_text="Money received (funding).")
+    chargesCents = serializers.IntegerField(help_text="First months of leases (negative).")
+    renewalsCents = serializers.IntegerField(help_text="Later months of leases (negative).")
+    refundsCents = serializers.IntegerField(help_text="Reversals: charges given back.")
+    adjustmentsCents = serializers.IntegerField(help_text="Corrections, up or down.")
+
+
+class WalletStatementOut(serializers.Serializer):
+    organizationId = serializers.CharField(source="organization.pk")
+    month = serializers.CharField(
+        source="month_label", help_text="YYYY-MM, a calendar month in America/Los_Angeles."
+    )
+    timezone = serializers.ChoiceField(
+        source="timezone_name",
+        choices=BILLING_TIMEZONES,
+        help_text="The time zone whose midnight on the 1st starts and ends the month.",
+    )
+    openingBalanceCents = serializers.IntegerField(
+        source="opening_cents", help_text="The balance at the month's first instant."
+    )
+    closingBalanceCents = serializers.IntegerField(
+        source="closing_cents",
+        help_text="The balance at the month's end (so far, for this month): the opening "
+        "balance plus the five totals.",
+    )
+    totals = serializers.SerializerMethodField()
+    entries = serializers.SerializerMethodField()
+
+    @extend_schema_field(StatementTotalsOut)
+    def get_totals(self, statement):
+        return {
+            "topUpsCents": statement.total_cents(TransactionKind.FUNDING),
+            "chargesCents": statement.total_cents(TransactionKind.CHARGE),
+            "renewalsCents": statement.total_cents(TransactionKind.RENEWAL),
+            "refundsCents": statement.total_cents(TransactionKind.REVERSAL),
+            "adjustmentsCents": statement.total_cents(TransactionKind.ADJUSTMENT),
+        }
+
+    @extend_schema_field(LedgerEntryOut(many=True))
+    def get_entries(self, statement):
+        """The month's wallet entries, oldest first, as ``/v1/wallet/ledger`` shows them."""
+        return LedgerEntryOut([line.entry for line in statement.lines], many=True).data

@@ -4,13 +4,15 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
+from layers_ops.api.exceptions import ValidationFailed
 from layers_ops.api.pagination import paginate
 from layers_ops.api.schema import error_responses, page_parameters
 from layers_ops.api.views import PartnerAPIView
 from layers_ops.partners.models import Scope
 
 from .models import TransactionKind
-from .serializers import LedgerEntryOut, LedgerEntryPage, WalletOut
+from .selectors import MonthNotValid, billing_month_parse, statement_for
+from .serializers import LedgerEntryOut, LedgerEntryPage, WalletOut, WalletStatementOut
 from .wallet import wallet_entries, wallet_summary
 
 READ = {"GET": Scope.BILLING_READ}
@@ -23,19 +25,22 @@ ledger_parameters = [
         "since",
         OpenApiTypes.DATETIME,
         description=(
-            "Entries at or after this RFC 3339 time, with its offset and at most 6 fractional "
-            "digits, or date (midnight UTC)."
+            "Entries at or after this RFC 3339 time (with its offset, at most 6 fractional "
+            "digits) or date: midnight America/Los_Angeles, where billing months start."
         ),
     ),
     OpenApiParameter(
         "until",
         OpenApiTypes.DATETIME,
         description=(
-            "Entries before this RFC 3339 time, with its offset and at most 6 fractional "
-            "digits, or date (midnight UTC)."
+            "Entries before this RFC 3339 time or date (a date is midnight "
+            "America/Los_Angeles). `since=2026-10-01&until=2026-11-01` is October's statement."
         ),
     ),
 ]
+
+# A month the path can hold: 2000-01 to 2099-12. The server also refuses future months.
+MONTH_PATTERN = "^20[0-9]{2}-(0[1-9]|1[0-2])$"
 
 
 class WalletView(PartnerAPIView):
@@ -90,3 +95,43 @@ class WalletLedgerView(PartnerAPIView):
                 keys=("created_at", "public_id"),
             )
         )
+
+
+class WalletStatementView(PartnerAPIView):
+    """The wallet's statement for one billing month (America/Los_Angeles)."""
+
+    required_scopes = READ
+
+    @extend_schema(
+        operation_id="getWalletStatement",
+        summary="Get your wallet's statement for a month",
+        description=(
+            "The month as Layers finance sees it: the balance when it opened and closed, "
+            "the totals of top-ups, first-month charges, renewals, refunds and adjustments, "
+            "and every wallet entry behind them, oldest first. Billing months are calendar "
+            "months in **America/Los_Angeles**: October runs from 2026-10-01 00:00 PDT "
+            "(`2026-10-01T07:00:00Z`) up to 2026-11-01 00:00 PDT (`2026-11-01T07:00:00Z`), "
+            "so a top-up at 20:00 on October 31 in Los Angeles is October's although its "
+            "`createdAt` (UTC) reads November 1. The current month is its statement so "
+            "far; a month before your organization existed is all zeros; a future month "
+            "is 422."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "month",
+                {"type": "string", "pattern": MONTH_PATTERN},
+                OpenApiParameter.PATH,
+                description="YYYY-MM, from 2000-01 to the current month in Los Angeles.",
+            )
+        ],
+        responses={200: WalletStatementOut, **error_responses(401, 403, 422, 429)},
+        tags=["Wallet"],
+    )
+    def get(self, request, month):
+        try:
+            year, number = billing_month_parse(month)
+        except MonthNotValid as exc:
+            detail = {"field": "month", "message": str(exc)}
+            raise ValidationFailed(str(exc), details=[detail]) from None
+        statement = statement_for(organization=request.auth.organization, year=year, month=number)
+        return Response(WalletStatementOut(statement).data)

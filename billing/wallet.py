@@ -12,6 +12,7 @@ from layers_ops.api.query import query_value
 from layers_ops.grammar import timestamp
 
 from .models import AccountKind, LedgerEntry, TransactionKind, Wallet
+from .selectors import FINANCE_TZ
 from .usage import lease_usage, runway_days
 
 
@@ -64,7 +65,8 @@ def wallet_entries(
                 {"field": "kind", "message": f"Must be one of {', '.join(TransactionKind.values)}."}
             ],
         )
-    start, end = query_value("since", since, timestamp), query_value("until", until, timestamp)
+    start = query_value("since", since, timestamp, date_zone=FINANCE_TZ)
+    end = query_value("until", until, timestamp, date_zone=FINANCE_TZ)
     entries = LedgerEntry.objects.filter(
         account__kind=AccountKind.WALLET, account__organization_id=organization_id
     ).select_related("transaction")

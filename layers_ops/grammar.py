@@ -86,8 +86,9 @@ def _check_range(value, minimum, maximum) -> None:
         raise GrammarError(f"must be at most {maximum}.")
 
 
-def timestamp(raw: str) -> datetime:
-    """An RFC 3339 time with its offset, or a date (midnight UTC); returned in UTC."""
+def timestamp(raw: str, *, date_zone=UTC) -> datetime:
+    """An RFC 3339 time with its offset, or a date (midnight in ``date_zone``, UTC unless
+    the caller says otherwise); returned in UTC."""
     match = _TIMESTAMP.fullmatch(raw) if len(raw) <= 40 else None
     if match is None:
         raise GrammarError(
@@ -97,7 +98,7 @@ def timestamp(raw: str) -> datetime:
     year, month, day, hour, minute, second, fraction, offset = match.groups()
     try:
         if hour is None:
-            return datetime(int(year), int(month), int(day), tzinfo=UTC)
+            return datetime(int(year), int(month), int(day), tzinfo=date_zone).astimezone(UTC)
         zone = UTC
         if offset != "Z":
             hours, minutes = int(offset[1:3]), int(offset[4:6])

@@ -209,7 +209,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Request warmed TikTok accounts for a project, poll the request, list the "
         "accounts you lease and watch your wallet. Every error body is `{error: {code, "
-        "message, requestId, details}}`."
+        "message, requestId, details}}`. Times are UTC (RFC 3339, `2026-11-01T03:00:00Z`); "
+        "billing months are calendar months in America/Los_Angeles, as on the statements "
+        "Layers finance keeps: a month starts at midnight Los Angeles time on the 1st, and "
+        "a date given for a time (`since=2026-10-01`) means midnight Los Angeles time."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -230,6 +233,7 @@ SPECTACULAR_SETTINGS = {
         "BillingStatusEnum": "leasing.models.BillingStatus",
         "DisconnectedReasonEnum": "leasing.models.DisconnectReason",
         "LedgerEntryKindEnum": "billing.models.TransactionKind",
+        "BillingTimezoneEnum": "billing.serializers.BILLING_TIMEZONES",
     },
 }
 

@@ -3,11 +3,12 @@ negative data, all four phases (examples, coverage, fuzzing, stateful links), fi
 nothing: no 5xx, every answer's status, content type, headers and body as documented,
 schema-valid requests accepted, schema-invalid ones refused, unknown methods 405.
 
-Three rules are not expressible in a JSON schema and are kept by the server alone, so
+Four rules are not expressible in a JSON schema and are kept by the server alone, so
 schema-valid requests are fitted to them before they are sent: the body's ``projectId``
 must be the path's (and the project the key's), a ``cursor`` must be one the API gave
-out, and ``niche.language`` must be registered in the BCP-47 registry (the schema states
-its shape). Schema-invalid requests are sent as generated.
+out, ``niche.language`` must be registered in the BCP-47 registry (the schema states
+its shape), and a statement's month must not be in the future (the schema states the
+years). Schema-invalid requests are sent as generated.
 """
 
 import itertools
@@ -22,6 +23,7 @@ from hypothesis import HealthCheck, Phase, settings
 from schemathesis.config import SchemathesisConfig
 from schemathesis.generation import GenerationMode
 
+from billing.selectors import billing_month_current
 from layers_ops.wsgi import application
 from tests.api.test_auth_and_errors import assert_envelope
 from tests.conftest import lease_body, make_partner, request_url
@@ -93,6 +95,10 @@ def fit_to_server_rules(case, partner, given_cursors=frozenset()) -> None:
         return
     if case.path_parameters and "projectId" in case.path_parameters:
         case.path_parameters["projectId"] = partner.project.pk
+    month = (case.path_parameters or {}).get("month")
+    this_month = "{}-{:02d}".format(*billing_month_current())
+    if isinstance(month, str) and month > this_month:
+        case.path_parameters["month"] = this_month
     if isinstance(case.body, dict) and "projectId" in case.body:
         case.body["projectId"] = partner.project.pk
     if case.query and case.query.get("cursor") not in given_cursors:

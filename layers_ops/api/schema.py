@@ -94,8 +94,9 @@ _WHEN = {
     411: "The body was sent chunked; send it with a Content-Length.",
     413: "The body is larger than 2.5 MB.",
     415: "The body is not application/json in UTF-8.",
-    422: "The body, a query parameter or the Idempotency-Key breaks a rule; details name "
-    "every failing field (at most 50, then how many more).",
+    422: "The body, a query or path parameter (a statement month in the future, say) or the "
+    "Idempotency-Key breaks a rule; details name every failing field (at most 50, then how "
+    "many more).",
     429: "The key's budget for this endpoint class is spent; see Retry-After.",
 }
 

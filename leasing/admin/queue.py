@@ -37,6 +37,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from billing.money import dollars
 from billing.selectors import wallet_balance_cents
+from layers_ops.admin_dates import CheckedDateHierarchy
 from layers_ops.grammar import WholeNumberField
 
 from ..fit import fit_gaps, supply_counts
@@ -892,7 +893,7 @@ class EndLeasesForm(forms.Form):
 
 
 @admin.register(Lease)
-class LeaseAdmin(admin.ModelAdmin):
+class LeaseAdmin(CheckedDateHierarchy, admin.ModelAdmin):
     """Every lease: which account, for whom, and where its billing stands. Read-only:
     leases are made by allocating a request and ended by renewals, the partner or ops
     (the *End selected leases* action, permission ``leasing.end_lease``)."""

@@ -186,7 +186,7 @@ def test_statement_page_and_csv_say_the_same(client, partner):
 
     page = client.get(url).content.decode()
     rows = list(
-        csv.reader(
+        csv.DictReader(
             io.StringIO(
                 b"".join(
                     client.get(url + f"?month={now:%Y-%m}&format=csv").streaming_content
@@ -197,12 +197,13 @@ def test_statement_page_and_csv_say_the_same(client, partner):
 
     assert "America/Los_Angeles" in page and f"{now:%B %Y}" in page
     assert 'data-kind="funding" data-cents="312345"' in page
-    by_section = {row[0]: row for row in rows[1:]}
-    assert by_section["Opening balance"][6] == "0"
-    assert by_section["Top-ups total"][6] == "312345"
-    assert by_section["Closing balance"][6] == "312345"
-    assert "America/Los_Angeles" in rows[1][1]
-    assert any(row[3] == "'=evil()" for row in rows)  # formulas neutralised
+    by_section = {row["section"]: row for row in rows}
+    assert by_section["Opening balance"]["amount_cents"] == "0"
+    assert by_section["Top-ups total"]["amount_cents"] == "312345"
+    assert by_section["Top-ups total"]["amount_usd"] == "3123.45"
+    assert by_section["Closing balance"]["amount_cents"] == "312345"
+    assert "America/Los_Angeles" in by_section["Statement"]["time_america_los_angeles"]
+    assert any(row["memo"] == "'=evil()" for row in rows)  # formulas neutralised
 
 
 def test_statement_refuses_a_malformed_month(client, partner):
@@ -213,7 +214,8 @@ def test_statement_refuses_a_malformed_month(client, partner):
         reverse("admin:billing_wallet_statement", args=[wallet.pk]) + "?month=2026-13"
     )
 
-    assert response.status_code == 404
+    assert response.status_code == 200
+    assert "the month number must be 01 to 12" in response.content.decode()
 
 
 def test_revenue_by_month_splits_first_months_renewals_and_refunds():

@@ -68,6 +68,14 @@ def test_a_wallet_with_nothing_leased_has_no_runway(partner):
     assert (body["activeLeases"], body["monthlyBurnCents"], body["runwayDays"]) == (0, 0, None)
 
 
+@pytest.mark.parametrize(
+    "path", ["/v1/wallet", "/v1/wallet/ledger", "/v1/wallet/statements/2026-10"]
+)
+def test_head_on_the_wallet_needs_billing_read_like_get(partner, path):
+    assert partner.client_with(Scope.LEASED_READ).head(path).status_code == 403
+    assert partner.client_with(Scope.BILLING_READ).head(path).status_code == 200
+
+
 @pytest.mark.parametrize("path", ["/v1/wallet", "/v1/wallet/ledger"])
 def test_the_wallet_needs_billing_read(partner, path):
     assert partner.client_with(Scope.LEASED_WRITE).get(path).status_code == 403
