@@ -4,8 +4,8 @@ from decimal import Decimal
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS
 
-from layers_ops.grammar import AmountField
 from layers_ops.dates import FIRST_TYPED_DATE, LAST_TYPED_DATE
+from layers_ops.grammar import AmountField
 from layers_ops.partners.models import Organization
 
 from .models import LedgerTransaction
