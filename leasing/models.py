@@ -175,7 +175,12 @@ class LeaseRequest(models.Model):
         max_length=16, choices=RequestStatus.choices, default=RequestStatus.REQUESTED
     )
     count = models.PositiveSmallIntegerField()
-    vertical = models.CharField(max_length=100)
+    vertical = models.CharField(max_length=100, help_text="As the partner spelled it.")
+    vertical_key = models.CharField(
+        max_length=300,
+        help_text="The vertical as matched against pool tags, filtered and counted: "
+        "leasing.validators.vertical_key (trimmed, spaces collapsed, case-folded).",
+    )
     audience = models.CharField(max_length=500, blank=True)
     language = models.CharField(max_length=35, blank=True)
     geo = models.JSONField(default=list, blank=True)
@@ -228,6 +233,9 @@ class LeaseRequest(models.Model):
             models.CheckConstraint(
                 condition=Q(status=RequestStatus.REQUESTED) | Q(closed_at__isnull=False),
                 name="lease_request_closed_has_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(vertical_key=""), name="lease_request_vertical_key_set"
             ),
         ]
         indexes = [

@@ -5,11 +5,11 @@ A fixed number of queries (four) however many requests, accounts or pools there 
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import Lower, Trim
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from .models import AccountState, Lease, LeaseRequest, Pool, RequestStatus
+from .validators import vertical_key
 
 
 @dataclass
@@ -38,10 +38,6 @@ class QueuePanel:
     verticals: list[VerticalDemand]
 
 
-def _key(vertical: str) -> str:
-    return vertical.strip().casefold()
-
-
 def queue_panel(*, user=None, now=None) -> QueuePanel:
     now = now or timezone.now()
     open_requests = LeaseRequest.objects.filter(status=RequestStatus.REQUESTED)
@@ -53,8 +49,7 @@ def queue_panel(*, user=None, now=None) -> QueuePanel:
     )
     demand: dict[str, VerticalDemand] = {}
     asked = (
-        open_requests.annotate(key=Lower(Trim("vertical")))
-        .values("key")
+        open_requests.values(key=F("vertical_key"))
         .annotate(n=Count("pk"), accounts=Sum("count"))
         .order_by()
     )
@@ -64,8 +59,7 @@ def queue_panel(*, user=None, now=None) -> QueuePanel:
         )
     assigned = (
         Lease.objects.filter(lease_request__status=RequestStatus.REQUESTED)
-        .annotate(key=Lower(Trim("lease_request__vertical")))
-        .values("key")
+        .values(key=F("lease_request__vertical_key"))
         .annotate(n=Count("pk"))
         .order_by()
     )
@@ -76,7 +70,7 @@ def queue_panel(*, user=None, now=None) -> QueuePanel:
         ready=Count("accounts", filter=Q(accounts__state=AccountState.READY))
     ).only("pk", "name", "tags")
     for pool in pools:
-        for tag in {_key(str(t)) for t in pool.tags}:
+        for tag in {vertical_key(t) for t in pool.tags}:
             row = demand.setdefault(tag, VerticalDemand(vertical=tag))
             row.ready_supply += pool.ready
             row.pools.append(pool.name)

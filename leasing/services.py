@@ -36,6 +36,7 @@ from .models import (
 )
 from .periods import period_start, periods_due
 from .sla import sla_due_at
+from .validators import vertical_key
 
 
 class LeasingError(Exception):
@@ -72,9 +73,10 @@ def actor_label(actor) -> str:
 
 
 def fits(pool, lease_request: LeaseRequest) -> bool:
-    """An account fits a request when its pool is tagged with the request's vertical."""
-    vertical = lease_request.vertical.strip().casefold()
-    return any(str(tag).strip().casefold() == vertical for tag in pool.tags)
+    """An account fits a request when its pool is tagged with the request's vertical,
+    compared as ``vertical_key`` (however the partner or ops spelled it)."""
+    key = lease_request.vertical_key or vertical_key(lease_request.vertical)
+    return any(vertical_key(tag) == key for tag in pool.tags)
 
 
 def _lock_request(lease_request: LeaseRequest) -> LeaseRequest:
@@ -125,6 +127,7 @@ def lease_request_create(
         api_key=api_key,
         count=payload["count"],
         vertical=niche["vertical"],
+        vertical_key=vertical_key(niche["vertical"]),
         audience=niche.get("audience") or "",
         language=niche.get("language") or "",
         geo=niche.get("geo") or [],

@@ -88,10 +88,19 @@ def country_codes_parse(text: str) -> list[str]:
 TAG_MAX_LENGTH = 50
 
 
+def vertical_key(value: str) -> str:
+    """What a vertical is matched on: trimmed, inner whitespace collapsed to one space,
+    case-folded. ``" Mobile  GAMES"``, ``"mobile games"`` -> ``"mobile games"``;
+    ``"Straße"`` -> ``"strasse"``. Pool tags are stored this way; a request keeps the
+    partner's spelling and stores this key beside it (``LeaseRequest.vertical_key``)."""
+    return " ".join(str(value).split()).casefold()
+
+
 def tags_parse(text: str) -> list[str]:
     """Verticals: ``"Coffee, food "`` -> ``["coffee", "food"]``. Separated by commas (a
-    vertical may hold spaces: ``"mobile games"``); trimmed, lower-cased, de-duplicated."""
-    tags = _unique(" ".join(part.split()).lower() for part in (text or "").split(","))
+    vertical may hold spaces: ``"mobile games"``); each one a ``vertical_key``,
+    de-duplicated."""
+    tags = _unique(vertical_key(part) for part in (text or "").split(","))
     tags = [tag for tag in tags if tag]
     too_long = [tag for tag in tags if len(tag) > TAG_MAX_LENGTH]
     if too_long:

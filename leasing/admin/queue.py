@@ -6,9 +6,12 @@ and close it as partial or rejected (an intermediate form). Every change goes th
 one service in ``leasing.services``; these views only parse, call and report.
 """
 
+import re
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
@@ -45,8 +48,10 @@ from ..services import (
     request_note_add,
     request_unclaim,
 )
+from ..validators import vertical_key
 
 CANDIDATES_SHOWN = 50
+_AT = re.compile(r"""(^|[\s"'])@+""")  # a leading @ on a search term
 
 
 def _short_duration(delta) -> str:
@@ -88,27 +93,38 @@ class RequestNoteInline(admin.TabularInline):
 
 
 class QueueStatusFilter(admin.SimpleListFilter):
-    """The queue opens on what still needs work: requests not yet closed."""
+    """The queue opens on what still needs work (open requests); a search, or *All*,
+    looks at every status. A status chosen with a search narrows it."""
 
     title = "status"
     parameter_name = "status"
     ALL = "all"
 
+    def __init__(self, request, params, model, model_admin):
+        super().__init__(request, params, model, model_admin)
+        self.searching = bool(request.GET.get(SEARCH_VAR, "").strip())
+
+    def effective(self) -> str:
+        """The status shown: the one chosen, else all when searching, else open."""
+        if self.value() in {self.ALL, *RequestStatus.values}:
+            return self.value()
+        return self.ALL if self.searching else RequestStatus.REQUESTED
+
     def lookups(self, request, model_admin):
         return [(self.ALL, "All"), *RequestStatus.choices]
 
     def choices(self, changelist):
+        shown = self.effective()
         for value, label in self.lookup_choices:
-            selected = self.value() == value or (self.value() is None and value == "requested")
             yield {
-                "selected": selected,
+                "selected": shown == value,
                 "query_string": changelist.get_query_string({self.parameter_name: value}),
                 "display": label,
             }
 
     def queryset(self, request, queryset):
-        value = self.value() or RequestStatus.REQUESTED
-        return queryset if value == self.ALL else queryset.filter(status=value)
+        shown = self.effective()
+        return queryset if shown == self.ALL else queryset.filter(status=shown)
 
 
 class OverdueFilter(admin.SimpleListFilter):
@@ -155,8 +171,30 @@ class LanguageFilter(admin.AllValuesFieldListFilter):
     title = "language"
 
 
-class VerticalFilter(admin.AllValuesFieldListFilter):
+class VerticalFilter(admin.SimpleListFilter):
+    """One entry per vertical however partners spelled it (``vertical_key``); a link
+    naming a vertical in any spelling (``?vertical=Fintech``) finds all of them."""
+
     title = "vertical"
+    parameter_name = "vertical"
+
+    def __init__(self, request, params, model, model_admin):
+        super().__init__(request, params, model, model_admin)
+        if self.value() is not None:
+            self.used_parameters[self.parameter_name] = vertical_key(self.value())
+
+    def lookups(self, request, model_admin):
+        keys = (
+            LeaseRequest.objects.order_by("vertical_key")
+            .values_list("vertical_key", flat=True)
+            .distinct()
+        )
+        return [(key, key) for key in keys]
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        return queryset.filter(vertical_key=self.value())
 
 
 class PickBestForm(forms.Form):
@@ -210,7 +248,7 @@ class LeaseRequestAdmin(admin.ModelAdmin):
         QueueStatusFilter,
         OverdueFilter,
         ClaimFilter,
-        ("vertical", VerticalFilter),
+        VerticalFilter,
         ("language", LanguageFilter),
     ]
     search_fields = [
@@ -220,7 +258,10 @@ class LeaseRequestAdmin(admin.ModelAdmin):
         "project__id",
         "leases__social_account__handle",
     ]
-    search_help_text = "Request id, partner, project, or the handle of an assigned account."
+    search_help_text = (
+        "Request id, partner, project, or the handle of an assigned account (@handle or "
+        "handle), in every status unless you pick one."
+    )
     ordering = ["submitted_at", "pk"]
     list_per_page = 50
     show_full_result_count = False
@@ -271,6 +312,10 @@ class LeaseRequestAdmin(admin.ModelAdmin):
             },
         ),
     ]
+
+    def get_search_results(self, request, queryset, search_term):
+        """Handles are typed as every page writes them: ``@latte_art`` is ``latte_art``."""
+        return super().get_search_results(request, queryset, _AT.sub(r"\1", search_term))
 
     # Permissions ------------------------------------------------------------------------
 
