@@ -6,6 +6,8 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Length
+from django.db.models.lookups import GreaterThan, LessThanOrEqual
 from django.utils import timezone
 
 from layers_ops.ids import prefixed_ulid
@@ -262,10 +264,13 @@ class NoteVisibility(models.TextChoices):
 
 
 class RequestNote(models.Model):
-    """A note on a request. Never edited: a correction is a new note."""
+    """A note on a request. Never edited: a correction is a new note.
+
+    ``body`` holds 1 to ``NOTE_MAX_LENGTH`` characters, checked by the database; a longer
+    note is refused (``validators.note_body_clean``), never cut."""
 
     lease_request = models.ForeignKey(LeaseRequest, on_delete=models.CASCADE, related_name="notes")
-    body = models.TextField(max_length=NOTE_MAX_LENGTH)
+    body = models.TextField(help_text=f"At most {NOTE_MAX_LENGTH:,} characters.")
     visibility = models.CharField(
         max_length=16, choices=NoteVisibility.choices, default=NoteVisibility.INTERNAL
     )
@@ -280,6 +285,14 @@ class RequestNote(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    GreaterThan(Length("body"), 0), LessThanOrEqual(Length("body"), NOTE_MAX_LENGTH)
+                ),
+                name="request_note_body_1_2000_chars",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_visibility_display()} note on {self.lease_request.public_id}"

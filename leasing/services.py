@@ -21,7 +21,6 @@ from layers_ops.partners.models import ApiKey
 from . import ranking, selectors
 from .models import (
     ACCOUNT_MOVES,
-    NOTE_MAX_LENGTH,
     AccountEvent,
     AccountState,
     BillingStatus,
@@ -36,7 +35,7 @@ from .models import (
 )
 from .periods import period_start, periods_due
 from .sla import sla_due_at
-from .validators import vertical_key
+from .validators import InvalidValue, note_body_clean, vertical_key
 
 
 class LeasingError(Exception):
@@ -157,12 +156,14 @@ def lease_request_create(
 def request_note_add(
     *, lease_request: LeaseRequest, body: str, visibility: str, author
 ) -> RequestNote:
-    """A note on a request; partner-visible ones show as the request's ``note``."""
-    body = body.strip()
-    if not body:
-        raise ValueError("A note needs text.")
-    if len(body) > NOTE_MAX_LENGTH:
-        raise ValueError(f"A note is at most {NOTE_MAX_LENGTH} characters.")
+    """A note on a request; partner-visible ones show as the request's ``note``.
+
+    Refused (``LeasingError``, saying how long it is) when empty or over
+    ``NOTE_MAX_LENGTH`` characters: never cut (``validators.note_body_clean``)."""
+    try:
+        body = note_body_clean(body)
+    except InvalidValue as exc:
+        raise LeasingError(str(exc)) from None
     return RequestNote.objects.create(
         lease_request=lease_request, body=body, visibility=visibility, author=author
     )

@@ -10,6 +10,8 @@ from functools import lru_cache
 import langcodes
 import pycountry
 
+from .models import NOTE_MAX_LENGTH
+
 
 class InvalidValue(ValueError):
     pass
@@ -111,3 +113,16 @@ def tags_parse(text: str) -> list[str]:
 def list_display_text(values, separator: str = ", ") -> str:
     """A stored list as a person reads it: ``["US", "CA"]`` -> ``US, CA``."""
     return separator.join(str(value) for value in values or [])
+
+
+def note_body_clean(text: str) -> str:
+    """A note as it is stored: line ends as ``\\n`` (a browser sends ``\\r\\n``, which the
+    box itself counts as one character), trimmed, non-empty and at most
+    ``NOTE_MAX_LENGTH`` characters. Never cut: an over-long note is refused with its
+    length, so whoever wrote it can shorten it themselves."""
+    body = (text or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not body:
+        raise InvalidValue("A note needs text.")
+    if len(body) > NOTE_MAX_LENGTH:
+        raise InvalidValue(f"Note is {len(body):,} characters; the limit is {NOTE_MAX_LENGTH:,}.")
+    return body

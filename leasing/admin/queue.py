@@ -13,7 +13,6 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.exceptions import PermissionDenied
-from django.db import models
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
@@ -48,7 +47,7 @@ from ..services import (
     request_note_add,
     request_unclaim,
 )
-from ..validators import vertical_key
+from ..validators import InvalidValue, note_body_clean, vertical_key
 
 CANDIDATES_SHOWN = 50
 _AT = re.compile(r"""(^|[\s"'])@+""")  # a leading @ on a search term
@@ -66,10 +65,37 @@ def _short_duration(delta) -> str:
     return f"{minutes}m"
 
 
+NOTE_HELP = f"At most {NOTE_MAX_LENGTH:,} characters; a longer note is refused, never cut."
+
+
+def _note_checked(text: str) -> str:
+    try:
+        return note_body_clean(text)
+    except InvalidValue as exc:
+        raise forms.ValidationError(str(exc)) from None
+
+
+def _note_box(rows: int) -> forms.Textarea:
+    # No maxlength attribute: a browser would silently cut a longer paste at the limit.
+    return forms.Textarea(attrs={"rows": rows, "cols": 80})
+
+
+class RequestNoteForm(forms.ModelForm):
+    class Meta:
+        model = RequestNote
+        fields = ["body", "visibility"]
+        widgets = {"body": _note_box(3)}
+        help_texts = {"body": NOTE_HELP}
+
+    def clean_body(self):
+        return _note_checked(self.cleaned_data["body"])
+
+
 class RequestNoteInline(admin.TabularInline):
     """Notes are added, never edited: a correction is a new note."""
 
     model = RequestNote
+    form = RequestNoteForm
     fields = ["body", "visibility", "written_by", "created_at"]
     readonly_fields = ["written_by", "created_at"]
     extra = 1
@@ -83,10 +109,6 @@ class RequestNoteInline(admin.TabularInline):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-    formfield_overrides = {
-        models.TextField: {"widget": forms.Textarea(attrs={"rows": 3, "cols": 80})}
-    }
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("author")
@@ -213,9 +235,7 @@ class ChooseAccountsForm(forms.Form):
 
 class CloseForm(forms.Form):
     note = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 5, "cols": 80}),
-        max_length=NOTE_MAX_LENGTH,
-        help_text="Why it closes this way. Required.",
+        widget=_note_box(5), help_text=f"Why it closes this way. Required. {NOTE_HELP}"
     )
     partner_visible = forms.BooleanField(
         required=False,
@@ -223,6 +243,9 @@ class CloseForm(forms.Form):
         label="Partner-visible",
         help_text="Show this note to the partner as the request's note (else ops only).",
     )
+
+    def clean_note(self):
+        return _note_checked(self.cleaned_data["note"])
 
 
 CLOSE_OUTCOMES = {
