@@ -59,7 +59,11 @@ ACCOUNT_MOVES = {
 
 
 class SocialAccount(models.Model):
-    """A warmed TikTok account."""
+    """A warmed TikTok account.
+
+    While it is ``leased`` its handle and platform are what the partner holds: the
+    database refuses changing them (a trigger, migration 0010). Every change is recorded
+    as an AccountEvent (``leasing.services``)."""
 
     id = models.CharField(primary_key=True, max_length=30, default=new_social_account_id)
     pool = models.ForeignKey(Pool, on_delete=models.PROTECT, related_name="accounts")
@@ -101,11 +105,20 @@ class SocialAccount(models.Model):
 
 
 class AccountEvent(models.Model):
-    """One move of an account between states: who moved it, when and why. Append-only."""
+    """One entry of an account's history, append-only: a move between states
+    (``from_state`` -> ``to_state``) or an edit of its details (``changes``), with who
+    made it, when and why."""
 
     account = models.ForeignKey(SocialAccount, on_delete=models.CASCADE, related_name="events")
     from_state = models.CharField(max_length=16, choices=AccountState.choices, blank=True)
-    to_state = models.CharField(max_length=16, choices=AccountState.choices)
+    to_state = models.CharField(
+        max_length=16, choices=AccountState.choices, blank=True, help_text="Empty for an edit."
+    )
+    changes = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='What an edit changed: {"field": [before, after]}, pools by name.',
+    )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
     )
@@ -115,8 +128,16 @@ class AccountEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(to_state="") | ~Q(changes={}),
+                name="account_event_is_a_move_or_an_edit",
+            ),
+        ]
 
     def __str__(self) -> str:
+        if not self.to_state:
+            return f"{self.account_id}: edited {', '.join(self.changes)}"
         return f"{self.account_id}: {self.from_state or '-'} -> {self.to_state}"
 
 

@@ -551,6 +551,82 @@ def account_move(
     return outcome.moved[0]
 
 
+# Editing an account's details ----------------------------------------------------------
+
+# What the account page edits; the state moves only through account_moves_bulk.
+ACCOUNT_EDITABLE = ("handle", "pool", "followers", "follower_geos", "warmed_since")
+# What the partner holds while the account is leased (the database refuses it too).
+FIXED_WHILE_LEASED = ("handle", "platform")
+
+
+def _as_recorded(value):
+    """A value as the history keeps it: pools by name, times as ISO 8601."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "_meta"):
+        return str(value)
+    return value
+
+
+@transaction.atomic
+def social_account_update(*, account: SocialAccount, changes: dict, actor, reason: str = ""):
+    """Change an account's details and record in its history what changed and who did.
+
+    One transaction: the account is locked and re-read, the values that really differ
+    are saved, and one AccountEvent holds them as ``{field: [before, after]}``. Nothing
+    changed records nothing. Refused (``LeasingError``, nothing written): a field that
+    is not editable here (state moves are actions), the handle of a ``leased`` account
+    (the partner holds it: the database refuses it as well), moving a leased or retired
+    account to another pool, a handle another account has.
+    """
+    from .intake import RowRefused, handle_clean  # intake builds on this module
+
+    unknown = sorted(set(changes) - set(ACCOUNT_EDITABLE))
+    if unknown:
+        raise LeasingError(f"Not editable on an account: {', '.join(unknown)}.")
+    locked = (
+        SocialAccount.objects.select_for_update(of=("self",))
+        .select_related("pool")
+        .get(pk=account.pk if isinstance(account, SocialAccount) else account)
+    )
+    if "handle" in changes:
+        try:
+            changes = {**changes, "handle": handle_clean(changes["handle"])}
+        except RowRefused as exc:
+            raise LeasingError(f"{str(exc).capitalize()}.") from None
+    diff = {
+        name: (getattr(locked, name), value)
+        for name, value in changes.items()
+        if getattr(locked, name) != value
+    }
+    if not diff:
+        return locked
+    if locked.state == AccountState.LEASED and set(diff) & set(FIXED_WHILE_LEASED):
+        raise LeasingError(
+            f"@{locked.handle} is leased to a partner: its handle cannot change until its "
+            "lease ends."
+        )
+    if "pool" in diff and locked.state in (AccountState.LEASED, AccountState.RETIRED):
+        raise LeasingError(
+            f"@{locked.handle} is {locked.get_state_display().lower()}: it stays in its pool."
+        )
+    for name, (_, value) in diff.items():
+        setattr(locked, name, value)
+    try:
+        with transaction.atomic():
+            locked.save(update_fields=list(diff))
+    except IntegrityError:
+        raise LeasingError(f"@{locked.handle} is already in the inventory.") from None
+    AccountEvent.objects.create(
+        account=locked,
+        changes={name: [_as_recorded(b), _as_recorded(a)] for name, (b, a) in diff.items()},
+        actor=actor,
+        actor_label=actor_label(actor),
+        reason=reason or "Edited",
+    )
+    return locked
+
+
 # Renewals ------------------------------------------------------------------------------
 #
 # A lease's period n starts n calendar months after its assigned_at (leasing.periods) and
