@@ -282,8 +282,8 @@ class SocialAccountAdmin(ImportMixin, admin.ModelAdmin):
         (name, options), *rest = fieldsets
         leased = {
             **options,
-            "description": "Leased to a partner, who holds it by this handle: the handle and "
-            "platform cannot be renamed until its lease ends.",
+            "description": "Leased to a partner, who holds it by this handle: it cannot be "
+            "renamed (handle, platform) or moved to another pool until its lease ends.",
         }
         return [(name, leased), *rest]
 
@@ -291,6 +291,8 @@ class SocialAccountAdmin(ImportMixin, admin.ModelAdmin):
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None and obj.state == AccountState.LEASED:
             fields += [name for name in FIXED_WHILE_LEASED if name not in fields]
+        if obj is not None and obj.state in (AccountState.LEASED, AccountState.RETIRED):
+            fields.append("pool")  # such an account stays in its pool
         return fields
 
     def get_inlines(self, request, obj):

@@ -56,6 +56,7 @@ def test_a_leased_accounts_handle_is_read_only_on_its_page(client, ops, leased):
     html = client.get(change_url(leased)).content.decode()
 
     assert 'name="handle"' not in html and "held_by_partner" in html
+    assert 'name="pool"' not in html  # a leased account stays in its pool
     assert "leased" in html.lower() and "cannot be renamed" in html
 
 
