@@ -85,3 +85,13 @@ def test_the_queue_opens_on_open_requests_and_all_means_all(client, ops, assigne
     assert selected_status(default) == "Requested"
     assert open_request.public_id in everything and assigned.public_id in everything
     assert selected_status(everything) == "All"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"q": "@"}, {"q": "@@@"}, {"vertical": ""}, {"status": "bogus"}, {"q": "x" * 5000}],
+)
+def test_odd_queue_queries_answer_a_page_not_an_error(client, ops, assigned, params):
+    response = client.get(QUEUE, params)
+
+    assert response.status_code == 200
