@@ -13,8 +13,8 @@ fields, command-line options, CSV intake) is parsed here, so ``limit``, an amoun
   one or two digits (``150``, ``150.5``, ``0.25``; not ``.5``, ``150.``, ``1.234``).
 * **Timestamp**: RFC 3339 with its offset, upper-case ``T`` and ``Z``, at most six
   fractional digits (``2026-11-01T08:00:00Z``, ``2026-11-01T00:00:00.25-08:00``), or a
-  date alone (``2026-11-01``: midnight UTC, or in the zone the caller names). A time without an offset is refused rather
-  than guessed. Returned in UTC.
+  date alone (``2026-11-01``: midnight UTC, or in the zone the caller names). A time
+  without an offset is refused rather than guessed. Returned in UTC.
 
 Each parser raises ``GrammarError`` with a message that completes a sentence starting
 with the field's name (``"limit " + message``); each edge names the field its own way

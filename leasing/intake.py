@@ -13,8 +13,9 @@ What a row does:
 * a new handle is added to the pool in the state asked (``ready`` by default), with an
   AccountEvent saying who imported it;
 * a handle already known (TikTok handles are case-insensitive and stored lower-case) is
-  updated: followers, follower geos (kept when the row gives none) and pool. Its state
-  never changes here (the account actions move states). An account that is ``leased``
+  updated: followers, follower geos (kept when the row gives none) and pool, with an
+  AccountEvent saying what changed and who imported it. Its state never changes here
+  (the account actions move states). An account that is ``leased``
   (a partner holds it) or ``retired`` is refused rather than touched;
 * a row is refused, with its line and reason, for: a missing or malformed handle, followers
   that are not a whole number of zero or more, an unknown country code, a handle already
@@ -440,7 +441,7 @@ def accounts_import(
                 "Some of these handles were added by someone else while the import ran; "
                 "nothing was written. Run it again."
             ) from None
-        _accounts_update(update_rows, pool=pool)
+        _accounts_update(update_rows, pool=pool, actor=actor)
         report.record = AccountImport.objects.create(
             pool=pool,
             file_name=file_name[:255],
@@ -508,17 +509,35 @@ def _insert_many(model, objs: list) -> None:
             copy.write_row([f.get_db_prep_save(f.pre_save(obj, True), db) for f in fields])
 
 
-def _accounts_update(rows, *, pool: Pool) -> None:
-    changed = []
+def _accounts_update(rows, *, pool: Pool, actor) -> None:
+    """Write the rows that change something, and one AccountEvent per changed account
+    saying what changed (``{field: [before, after]}``) and who imported it."""
+    changed, events = [], []
+    label = actor_label(actor)
     for row, account in rows:
         geos = row.geos or account.follower_geos
-        if (account.followers, account.follower_geos, account.pool_id) != (
-            row.followers,
-            geos,
-            pool.pk,
-        ):
-            account.followers, account.follower_geos, account.pool = row.followers, geos, pool
-            changed.append(account)
+        before = {
+            "followers": account.followers,
+            "follower_geos": account.follower_geos,
+            "pool": account.pool.name,
+        }
+        after = {"followers": row.followers, "follower_geos": geos, "pool": pool.name}
+        diff = {name: [before[name], after[name]] for name in after if before[name] != after[name]}
+        if not diff:
+            continue
+        account.followers, account.follower_geos, account.pool = row.followers, geos, pool
+        changed.append(account)
+        events.append(
+            AccountEvent(
+                account_id=account.pk,
+                from_state="",
+                to_state="",
+                changes=diff,
+                actor=actor,
+                actor_label=label,
+                reason=f"Import into {pool.name}",
+            )
+        )
     if connection.vendor == "postgresql":
         for start in range(0, len(changed), WRITE_BATCH):
             _update_from_values(changed[start : start + WRITE_BATCH], pool=pool)
@@ -526,6 +545,7 @@ def _accounts_update(rows, *, pool: Pool) -> None:
         SocialAccount.objects.bulk_update(
             changed, ["followers", "follower_geos", "pool"], batch_size=WRITE_BATCH // 2
         )
+    _insert_many(AccountEvent, events)
 
 
 def _update_from_values(accounts: list[SocialAccount], *, pool: Pool) -> None:

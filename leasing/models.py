@@ -6,6 +6,8 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Length
+from django.db.models.lookups import GreaterThan, LessThanOrEqual
 from django.utils import timezone
 
 from layers_ops.ids import prefixed_ulid
@@ -57,7 +59,11 @@ ACCOUNT_MOVES = {
 
 
 class SocialAccount(models.Model):
-    """A warmed TikTok account."""
+    """A warmed TikTok account.
+
+    While it is ``leased`` its handle and platform are what the partner holds: the
+    database refuses changing them (a trigger, migration 0010). Every change is recorded
+    as an AccountEvent (``leasing.services``)."""
 
     id = models.CharField(primary_key=True, max_length=30, default=new_social_account_id)
     pool = models.ForeignKey(Pool, on_delete=models.PROTECT, related_name="accounts")
@@ -99,11 +105,20 @@ class SocialAccount(models.Model):
 
 
 class AccountEvent(models.Model):
-    """One move of an account between states: who moved it, when and why. Append-only."""
+    """One entry of an account's history, append-only: a move between states
+    (``from_state`` -> ``to_state``) or an edit of its details (``changes``), with who
+    made it, when and why."""
 
     account = models.ForeignKey(SocialAccount, on_delete=models.CASCADE, related_name="events")
     from_state = models.CharField(max_length=16, choices=AccountState.choices, blank=True)
-    to_state = models.CharField(max_length=16, choices=AccountState.choices)
+    to_state = models.CharField(
+        max_length=16, choices=AccountState.choices, blank=True, help_text="Empty for an edit."
+    )
+    changes = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='What an edit changed: {"field": [before, after]}, pools by name.',
+    )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
     )
@@ -113,8 +128,16 @@ class AccountEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(to_state="") | ~Q(changes={}),
+                name="account_event_is_a_move_or_an_edit",
+            ),
+        ]
 
     def __str__(self) -> str:
+        if not self.to_state:
+            return f"{self.account_id}: edited {', '.join(self.changes)}"
         return f"{self.account_id}: {self.from_state or '-'} -> {self.to_state}"
 
 
@@ -175,7 +198,12 @@ class LeaseRequest(models.Model):
         max_length=16, choices=RequestStatus.choices, default=RequestStatus.REQUESTED
     )
     count = models.PositiveSmallIntegerField()
-    vertical = models.CharField(max_length=100)
+    vertical = models.CharField(max_length=100, help_text="As the partner spelled it.")
+    vertical_key = models.CharField(
+        max_length=300,
+        help_text="The vertical as matched against pool tags, filtered and counted: "
+        "leasing.validators.vertical_key (trimmed, spaces collapsed, case-folded).",
+    )
     audience = models.CharField(max_length=500, blank=True)
     language = models.CharField(max_length=35, blank=True)
     geo = models.JSONField(default=list, blank=True)
@@ -229,6 +257,9 @@ class LeaseRequest(models.Model):
                 condition=Q(status=RequestStatus.REQUESTED) | Q(closed_at__isnull=False),
                 name="lease_request_closed_has_time",
             ),
+            models.CheckConstraint(
+                condition=~Q(vertical_key=""), name="lease_request_vertical_key_set"
+            ),
         ]
         indexes = [
             models.Index(fields=["project", "status"], name="lease_request_project_status"),
@@ -254,10 +285,13 @@ class NoteVisibility(models.TextChoices):
 
 
 class RequestNote(models.Model):
-    """A note on a request. Never edited: a correction is a new note."""
+    """A note on a request. Never edited: a correction is a new note.
+
+    ``body`` holds 1 to ``NOTE_MAX_LENGTH`` characters, checked by the database; a longer
+    note is refused (``validators.note_body_clean``), never cut."""
 
     lease_request = models.ForeignKey(LeaseRequest, on_delete=models.CASCADE, related_name="notes")
-    body = models.TextField(max_length=NOTE_MAX_LENGTH)
+    body = models.TextField(help_text=f"At most {NOTE_MAX_LENGTH:,} characters.")
     visibility = models.CharField(
         max_length=16, choices=NoteVisibility.choices, default=NoteVisibility.INTERNAL
     )
@@ -272,6 +306,14 @@ class RequestNote(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    GreaterThan(Length("body"), 0), LessThanOrEqual(Length("body"), NOTE_MAX_LENGTH)
+                ),
+                name="request_note_body_1_2000_chars",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_visibility_display()} note on {self.lease_request.public_id}"

@@ -12,12 +12,12 @@ sums the groups that fit it.
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import Lower, Trim
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from .fit import geo_fits, language_fits
 from .models import AccountState, Lease, LeaseRequest, Pool, RequestStatus, SocialAccount
+from .validators import vertical_key
 
 
 @dataclass
@@ -55,12 +55,8 @@ class QueuePanel:
     verticals: list[VerticalDemand]
 
 
-def _key(vertical: str) -> str:
-    return vertical.strip().casefold()
-
-
-def _niche(vertical: str, language: str, geo) -> tuple[str, str, tuple[str, ...]]:
-    return _key(vertical), language or "", tuple(sorted({str(c).upper() for c in geo or []}))
+def _niche(key: str, language: str, geo) -> tuple[str, str, tuple[str, ...]]:
+    return key, language or "", tuple(sorted({str(c).upper() for c in geo or []}))
 
 
 def queue_panel(*, user=None, now=None) -> QueuePanel:
@@ -74,7 +70,7 @@ def queue_panel(*, user=None, now=None) -> QueuePanel:
     )
     demand: dict[tuple, VerticalDemand] = {}
     asked = (
-        open_requests.annotate(key=Lower(Trim("vertical")))
+        open_requests.annotate(key=F("vertical_key"))
         .values("key", "language", "geo")
         .annotate(n=Count("pk"), accounts=Sum("count"))
         .order_by()
@@ -88,7 +84,7 @@ def queue_panel(*, user=None, now=None) -> QueuePanel:
         entry.still_needed += row["accounts"]
     assigned = (
         Lease.objects.filter(lease_request__status=RequestStatus.REQUESTED)
-        .annotate(key=Lower(Trim("lease_request__vertical")))
+        .annotate(key=F("lease_request__vertical_key"))
         .values("key", "lease_request__language", "lease_request__geo")
         .annotate(n=Count("pk"))
         .order_by()
@@ -108,7 +104,7 @@ def queue_panel(*, user=None, now=None) -> QueuePanel:
         ready_by_pool.setdefault(row["pool_id"], []).append((row["follower_geos"], row["n"]))
     idle: dict[str, VerticalDemand] = {}
     for pool in Pool.objects.only("pk", "name", "tags", "language"):
-        tags = {_key(str(t)) for t in pool.tags}
+        tags = {vertical_key(str(t)) for t in pool.tags}
         groups = ready_by_pool.get(pool.pk, [])
         ready = sum(n for _, n in groups)
         for (vertical, language, geos), entry in demand.items():

@@ -22,7 +22,6 @@ from . import ranking, selectors
 from .fit import fit_gaps
 from .models import (
     ACCOUNT_MOVES,
-    NOTE_MAX_LENGTH,
     AccountEvent,
     AccountState,
     BillingStatus,
@@ -37,6 +36,7 @@ from .models import (
 )
 from .periods import period_start, periods_due
 from .sla import sla_due_at
+from .validators import InvalidValue, note_body_clean, vertical_key
 
 
 class LeasingError(Exception):
@@ -87,9 +87,10 @@ def actor_label(actor) -> str:
 
 
 def fits(pool, lease_request: LeaseRequest) -> bool:
-    """An account fits a request when its pool is tagged with the request's vertical."""
-    vertical = lease_request.vertical.strip().casefold()
-    return any(str(tag).strip().casefold() == vertical for tag in pool.tags)
+    """An account fits a request when its pool is tagged with the request's vertical,
+    compared as ``vertical_key`` (however the partner or ops spelled it)."""
+    key = lease_request.vertical_key or vertical_key(lease_request.vertical)
+    return any(vertical_key(tag) == key for tag in pool.tags)
 
 
 def _lock_request(lease_request: LeaseRequest) -> LeaseRequest:
@@ -140,6 +141,7 @@ def lease_request_create(
         api_key=api_key,
         count=payload["count"],
         vertical=niche["vertical"],
+        vertical_key=vertical_key(niche["vertical"]),
         audience=niche.get("audience") or "",
         language=niche.get("language") or "",
         geo=niche.get("geo") or [],
@@ -169,12 +171,14 @@ def lease_request_create(
 def request_note_add(
     *, lease_request: LeaseRequest, body: str, visibility: str, author
 ) -> RequestNote:
-    """A note on a request; partner-visible ones show as the request's ``note``."""
-    body = body.strip()
-    if not body:
-        raise ValueError("A note needs text.")
-    if len(body) > NOTE_MAX_LENGTH:
-        raise ValueError(f"A note is at most {NOTE_MAX_LENGTH} characters.")
+    """A note on a request; partner-visible ones show as the request's ``note``.
+
+    Refused (``LeasingError``, saying how long it is) when empty or over
+    ``NOTE_MAX_LENGTH`` characters: never cut (``validators.note_body_clean``)."""
+    try:
+        body = note_body_clean(body)
+    except InvalidValue as exc:
+        raise LeasingError(str(exc)) from None
     return RequestNote.objects.create(
         lease_request=lease_request, body=body, visibility=visibility, author=author
     )
@@ -634,6 +638,82 @@ def account_move(
     if not outcome.moved:
         raise SocialAccount.DoesNotExist(f"No social account {account.pk}.")
     return outcome.moved[0]
+
+
+# Editing an account's details ----------------------------------------------------------
+
+# What the account page edits; the state moves only through account_moves_bulk.
+ACCOUNT_EDITABLE = ("handle", "pool", "followers", "follower_geos", "warmed_since")
+# What the partner holds while the account is leased (the database refuses it too).
+FIXED_WHILE_LEASED = ("handle", "platform")
+
+
+def _as_recorded(value):
+    """A value as the history keeps it: pools by name, times as ISO 8601."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "_meta"):
+        return str(value)
+    return value
+
+
+@transaction.atomic
+def social_account_update(*, account: SocialAccount, changes: dict, actor, reason: str = ""):
+    """Change an account's details and record in its history what changed and who did.
+
+    One transaction: the account is locked and re-read, the values that really differ
+    are saved, and one AccountEvent holds them as ``{field: [before, after]}``. Nothing
+    changed records nothing. Refused (``LeasingError``, nothing written): a field that
+    is not editable here (state moves are actions), the handle of a ``leased`` account
+    (the partner holds it: the database refuses it as well), moving a leased or retired
+    account to another pool, a handle another account has.
+    """
+    from .intake import RowRefused, handle_clean  # intake builds on this module
+
+    unknown = sorted(set(changes) - set(ACCOUNT_EDITABLE))
+    if unknown:
+        raise LeasingError(f"Not editable on an account: {', '.join(unknown)}.")
+    locked = (
+        SocialAccount.objects.select_for_update(of=("self",))
+        .select_related("pool")
+        .get(pk=account.pk if isinstance(account, SocialAccount) else account)
+    )
+    if "handle" in changes:
+        try:
+            changes = {**changes, "handle": handle_clean(changes["handle"])}
+        except RowRefused as exc:
+            raise LeasingError(f"{str(exc).capitalize()}.") from None
+    diff = {
+        name: (getattr(locked, name), value)
+        for name, value in changes.items()
+        if getattr(locked, name) != value
+    }
+    if not diff:
+        return locked
+    if locked.state == AccountState.LEASED and set(diff) & set(FIXED_WHILE_LEASED):
+        raise LeasingError(
+            f"@{locked.handle} is leased to a partner: its handle cannot change until its "
+            "lease ends."
+        )
+    if "pool" in diff and locked.state in (AccountState.LEASED, AccountState.RETIRED):
+        raise LeasingError(
+            f"@{locked.handle} is {locked.get_state_display().lower()}: it stays in its pool."
+        )
+    for name, (_, value) in diff.items():
+        setattr(locked, name, value)
+    try:
+        with transaction.atomic():
+            locked.save(update_fields=list(diff))
+    except IntegrityError:
+        raise LeasingError(f"@{locked.handle} is already in the inventory.") from None
+    AccountEvent.objects.create(
+        account=locked,
+        changes={name: [_as_recorded(b), _as_recorded(a)] for name, (b, a) in diff.items()},
+        actor=actor,
+        actor_label=actor_label(actor),
+        reason=reason or "Edited",
+    )
+    return locked
 
 
 # Renewals ------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ from functools import lru_cache
 import langcodes
 import pycountry
 
+from .models import NOTE_MAX_LENGTH
+
 
 class InvalidValue(ValueError):
     pass
@@ -88,10 +90,19 @@ def country_codes_parse(text: str) -> list[str]:
 TAG_MAX_LENGTH = 50
 
 
+def vertical_key(value: str) -> str:
+    """What a vertical is matched on: trimmed, inner whitespace collapsed to one space,
+    case-folded. ``" Mobile  GAMES"``, ``"mobile games"`` -> ``"mobile games"``;
+    ``"Straße"`` -> ``"strasse"``. Pool tags are stored this way; a request keeps the
+    partner's spelling and stores this key beside it (``LeaseRequest.vertical_key``)."""
+    return " ".join(str(value).split()).casefold()
+
+
 def tags_parse(text: str) -> list[str]:
     """Verticals: ``"Coffee, food "`` -> ``["coffee", "food"]``. Separated by commas (a
-    vertical may hold spaces: ``"mobile games"``); trimmed, lower-cased, de-duplicated."""
-    tags = _unique(" ".join(part.split()).lower() for part in (text or "").split(","))
+    vertical may hold spaces: ``"mobile games"``); each one a ``vertical_key``,
+    de-duplicated."""
+    tags = _unique(vertical_key(part) for part in (text or "").split(","))
     tags = [tag for tag in tags if tag]
     too_long = [tag for tag in tags if len(tag) > TAG_MAX_LENGTH]
     if too_long:
@@ -102,3 +113,16 @@ def tags_parse(text: str) -> list[str]:
 def list_display_text(values, separator: str = ", ") -> str:
     """A stored list as a person reads it: ``["US", "CA"]`` -> ``US, CA``."""
     return separator.join(str(value) for value in values or [])
+
+
+def note_body_clean(text: str) -> str:
+    """A note as it is stored: line ends as ``\\n`` (a browser sends ``\\r\\n``, which the
+    box itself counts as one character), trimmed, non-empty and at most
+    ``NOTE_MAX_LENGTH`` characters. Never cut: an over-long note is refused with its
+    length, so whoever wrote it can shorten it themselves."""
+    body = (text or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not body:
+        raise InvalidValue("A note needs text.")
+    if len(body) > NOTE_MAX_LENGTH:
+        raise InvalidValue(f"Note is {len(body):,} characters; the limit is {NOTE_MAX_LENGTH:,}.")
+    return body

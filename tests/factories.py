@@ -18,6 +18,7 @@ from leasing.models import (
 )
 from leasing.periods import period_start
 from leasing.sla import sla_due_at
+from leasing.validators import vertical_key
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -74,6 +75,7 @@ class LeaseRequestFactory(factory.django.DjangoModelFactory):
     organization = factory.LazyAttribute(lambda o: o.project.organization)
     count = 3
     vertical = "coffee"
+    vertical_key = factory.LazyAttribute(lambda o: vertical_key(o.vertical))
     language = "en"
     geo = factory.LazyFunction(lambda: ["US"])
     submitted_at = factory.LazyFunction(timezone.now)

@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from import_export.admin import ImportMixin
@@ -22,7 +23,13 @@ from layers_ops.csv_export import csv_response
 
 from ..intake import social_account_add
 from ..models import AccountEvent, AccountImport, AccountState, Pool, SocialAccount
-from ..services import account_moves_bulk, account_moves_check
+from ..services import (
+    FIXED_WHILE_LEASED,
+    LeasingError,
+    account_moves_bulk,
+    account_moves_check,
+    social_account_update,
+)
 from ..validators import list_display_text
 from .intake_admin import AccountIntakeResource, IntakeCSV
 from .inventory_forms import (
@@ -119,16 +126,41 @@ class PoolAdmin(admin.ModelAdmin):
         )
 
 
+def _shown(name: str, value) -> str:
+    """A recorded value as the history reads it."""
+    if value in (None, "", []):
+        return "-"
+    if name == "handle":
+        return f"@{value}"
+    if name == "followers":
+        return f"{value:,}"
+    if name == "follower_geos":
+        return list_display_text(value, " ")
+    if name == "warmed_since":
+        moment = parse_datetime(value)
+        return _day(moment) if moment else str(value)
+    return str(value)
+
+
+def change_summary(changes: dict) -> str:
+    """``{"followers": [1000, 2500]}`` -> ``followers 1,000 → 2,500``."""
+    return "; ".join(
+        f"{name.replace('_', ' ')} {_shown(name, before)} → {_shown(name, after)}"
+        for name, (before, after) in changes.items()
+    )
+
+
 class AccountEventInline(admin.TabularInline):
-    """The account's history: every state move, who made it, when and why. Read-only."""
+    """The account's history: every state move and every edit, who made it, when and
+    why (and for an edit, what changed). Read-only."""
 
     model = AccountEvent
-    fields = ["when", "move", "by", "reason"]
+    fields = ["when", "what", "by", "reason"]
     readonly_fields = fields
     template = "admin/leasing/socialaccount/history_inline.html"
     extra = 0
     can_delete = False
-    verbose_name = "state move"
+    verbose_name = "history entry"
     verbose_name_plural = "History"
     ordering = ["-created_at", "-pk"]
 
@@ -140,8 +172,10 @@ class AccountEventInline(admin.TabularInline):
     def by(self, event):
         return event.actor_label
 
-    @admin.display(description="move")
-    def move(self, event):
+    @admin.display(description="what")
+    def what(self, event):
+        if not event.to_state:
+            return f"edited: {change_summary(event.changes)}"
         if not event.from_state:
             return f"added as {event.get_to_state_display().lower()}"
         return f"{event.get_from_state_display()} → {event.get_to_state_display()}"
@@ -242,14 +276,44 @@ class SocialAccountAdmin(ImportMixin, admin.ModelAdmin):
     def get_fieldsets(self, request, obj=None):
         if obj is None:  # adding: a new account starts warming, with no history yet
             return [(None, {"fields": ["handle", "pool", "followers", "follower_geos"]})]
-        return super().get_fieldsets(request, obj)
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj.state != AccountState.LEASED:
+            return fieldsets
+        (name, options), *rest = fieldsets
+        leased = {
+            **options,
+            "description": "Leased to a partner, who holds it by this handle: it cannot be "
+            "renamed (handle, platform) or moved to another pool until its lease ends.",
+        }
+        return [(name, leased), *rest]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.state == AccountState.LEASED:
+            fields += [name for name in FIXED_WHILE_LEASED if name not in fields]
+        if obj is not None and obj.state in (AccountState.LEASED, AccountState.RETIRED):
+            fields.append("pool")  # such an account stays in its pool
+        return fields
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []
 
     def save_model(self, request, obj, form, change):
         if change:
-            super().save_model(request, obj, form, change)
+            # Through the service: the account is re-checked under lock and every change
+            # lands in its history with who made it.
+            try:
+                social_account_update(
+                    account=obj,
+                    changes={
+                        name: form.cleaned_data[name]
+                        for name in form.changed_data
+                        if name in form.cleaned_data
+                    },
+                    actor=request.user,
+                )
+            except LeasingError as exc:
+                request._account_refused = str(exc)
             return
         added = social_account_add(
             pool=obj.pool,
@@ -261,6 +325,23 @@ class SocialAccountAdmin(ImportMixin, admin.ModelAdmin):
         obj.pk = added.pk
         obj._state = added._state
         obj.state, obj.created_at = added.state, added.created_at
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        if getattr(request, "_account_refused", None):
+            return ""
+        return super().construct_change_message(request, form, formsets, add)
+
+    def log_change(self, request, obj, message):
+        if getattr(request, "_account_refused", None):
+            return None  # nothing changed
+        return super().log_change(request, obj, message)
+
+    def response_change(self, request, obj):
+        refused = getattr(request, "_account_refused", None)
+        if refused:
+            self.message_user(request, f"Nothing was saved: {refused}", messages.ERROR)
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
 
     # State moves --------------------------------------------------------------------
 

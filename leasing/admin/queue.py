@@ -9,6 +9,7 @@ service in ``leasing.services``; these views only parse, call and report.
 """
 
 import copy
+import re
 
 from django import forms
 from django.conf import settings
@@ -16,9 +17,8 @@ from django.contrib import admin, messages
 from django.contrib.admin.exceptions import DisallowedModelAdminLookup
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
-from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.views.main import SEARCH_VAR, ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db import models
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import (
@@ -61,8 +61,10 @@ from ..services import (
     request_note_add,
     request_unclaim,
 )
+from ..validators import InvalidValue, note_body_clean, vertical_key
 
 CANDIDATES_SHOWN = 50
+_AT = re.compile(r"""(^|[\s"'])@+""")  # a leading @ on a search term
 
 
 def _short_duration(delta) -> str:
@@ -77,10 +79,37 @@ def _short_duration(delta) -> str:
     return f"{minutes}m"
 
 
+NOTE_HELP = f"At most {NOTE_MAX_LENGTH:,} characters; a longer note is refused, never cut."
+
+
+def _note_checked(text: str) -> str:
+    try:
+        return note_body_clean(text)
+    except InvalidValue as exc:
+        raise forms.ValidationError(str(exc)) from None
+
+
+def _note_box(rows: int) -> forms.Textarea:
+    # No maxlength attribute: a browser would silently cut a longer paste at the limit.
+    return forms.Textarea(attrs={"rows": rows, "cols": 80})
+
+
+class RequestNoteForm(forms.ModelForm):
+    class Meta:
+        model = RequestNote
+        fields = ["body", "visibility"]
+        widgets = {"body": _note_box(3)}
+        help_texts = {"body": NOTE_HELP}
+
+    def clean_body(self):
+        return _note_checked(self.cleaned_data["body"])
+
+
 class RequestNoteInline(admin.TabularInline):
     """Notes are added, never edited: a correction is a new note."""
 
     model = RequestNote
+    form = RequestNoteForm
     fields = ["body", "visibility", "written_by", "created_at"]
     readonly_fields = ["written_by", "created_at"]
     extra = 1
@@ -95,36 +124,43 @@ class RequestNoteInline(admin.TabularInline):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    formfield_overrides = {
-        models.TextField: {"widget": forms.Textarea(attrs={"rows": 3, "cols": 80})}
-    }
-
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("author")
 
 
 class QueueStatusFilter(admin.SimpleListFilter):
-    """The queue opens on what still needs work: requests not yet closed."""
+    """The queue opens on what still needs work (open requests); a search, or *All*,
+    looks at every status. A status chosen with a search narrows it."""
 
     title = "status"
     parameter_name = "status"
     ALL = "all"
 
+    def __init__(self, request, params, model, model_admin):
+        super().__init__(request, params, model, model_admin)
+        self.searching = bool(request.GET.get(SEARCH_VAR, "").strip())
+
+    def effective(self) -> str:
+        """The status shown: the one chosen, else all when searching, else open."""
+        if self.value() in {self.ALL, *RequestStatus.values}:
+            return self.value()
+        return self.ALL if self.searching else RequestStatus.REQUESTED
+
     def lookups(self, request, model_admin):
         return [(self.ALL, "All"), *RequestStatus.choices]
 
     def choices(self, changelist):
+        shown = self.effective()
         for value, label in self.lookup_choices:
-            selected = self.value() == value or (self.value() is None and value == "requested")
             yield {
-                "selected": selected,
+                "selected": shown == value,
                 "query_string": changelist.get_query_string({self.parameter_name: value}),
                 "display": label,
             }
 
     def queryset(self, request, queryset):
-        value = self.value() or RequestStatus.REQUESTED
-        return queryset if value == self.ALL else queryset.filter(status=value)
+        shown = self.effective()
+        return queryset if shown == self.ALL else queryset.filter(status=shown)
 
 
 class OverdueFilter(admin.SimpleListFilter):
@@ -171,8 +207,30 @@ class LanguageFilter(admin.AllValuesFieldListFilter):
     title = "language"
 
 
-class VerticalFilter(admin.AllValuesFieldListFilter):
+class VerticalFilter(admin.SimpleListFilter):
+    """One entry per vertical however partners spelled it (``vertical_key``); a link
+    naming a vertical in any spelling (``?vertical=Fintech``) finds all of them."""
+
     title = "vertical"
+    parameter_name = "vertical"
+
+    def __init__(self, request, params, model, model_admin):
+        super().__init__(request, params, model, model_admin)
+        if self.value() is not None:
+            self.used_parameters[self.parameter_name] = vertical_key(self.value())
+
+    def lookups(self, request, model_admin):
+        keys = (
+            LeaseRequest.objects.order_by("vertical_key")
+            .values_list("vertical_key", flat=True)
+            .distinct()
+        )
+        return [(key, key) for key in keys]
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        return queryset.filter(vertical_key=self.value())
 
 
 POOR_FIT_LABEL = "I accept accounts that do not match the language/geo"
@@ -196,9 +254,7 @@ class ChooseAccountsForm(forms.Form):
 
 class CloseForm(forms.Form):
     note = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 5, "cols": 80}),
-        max_length=NOTE_MAX_LENGTH,
-        help_text="Why it closes this way. Required.",
+        widget=_note_box(5), help_text=f"Why it closes this way. Required. {NOTE_HELP}"
     )
     partner_visible = forms.BooleanField(
         required=False,
@@ -206,6 +262,9 @@ class CloseForm(forms.Form):
         label="Partner-visible",
         help_text="Show this note to the partner as the request's note (else ops only).",
     )
+
+    def clean_note(self):
+        return _note_checked(self.cleaned_data["note"])
 
 
 CLOSE_OUTCOMES = {
@@ -231,7 +290,7 @@ class LeaseRequestAdmin(admin.ModelAdmin):
         QueueStatusFilter,
         OverdueFilter,
         ClaimFilter,
-        ("vertical", VerticalFilter),
+        VerticalFilter,
         ("language", LanguageFilter),
     ]
     search_fields = [
@@ -241,7 +300,10 @@ class LeaseRequestAdmin(admin.ModelAdmin):
         "project__id",
         "leases__social_account__handle",
     ]
-    search_help_text = "Request id, partner, project, or the handle of an assigned account."
+    search_help_text = (
+        "Request id, partner, project, or the handle of an assigned account (@handle or "
+        "handle), in every status unless you pick one."
+    )
     ordering = ["submitted_at", "pk"]
     list_per_page = 50
     show_full_result_count = False
@@ -292,6 +354,10 @@ class LeaseRequestAdmin(admin.ModelAdmin):
             },
         ),
     ]
+
+    def get_search_results(self, request, queryset, search_term):
+        """Handles are typed as every page writes them: ``@latte_art`` is ``latte_art``."""
+        return super().get_search_results(request, queryset, _AT.sub(r"\1", search_term))
 
     # Permissions ------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from layers_ops.partners.models import ApiKey
 from layers_ops.partners.services import hash_secret
 from leasing.models import LeaseRequest
+from leasing.validators import vertical_key
 
 
 def _api_key(request) -> ApiKey | None:
@@ -47,6 +48,7 @@ class BaselineLeaseRequestView(APIView):
                 "project_id": body["projectId"],
                 "count": body["count"],
                 "vertical": body["niche"]["vertical"],
+                "vertical_key": vertical_key(body["niche"]["vertical"]),
             }
         except (KeyError, TypeError):
             return Response({"error": "need projectId, count and niche.vertical"}, status=400)
