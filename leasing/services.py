@@ -322,22 +322,24 @@ def _lock_best_ready(lease_request: LeaseRequest, count: int) -> list[str]:
     """Lock the ``count`` best-ranked ready accounts no other transaction holds.
 
     Fast path: rank (unlocked, reading only the top of each pool), then lock the winners
-    ``FOR UPDATE SKIP LOCKED``, re-checking they are still ready. If any was passed over
-    (another allocation holds it, or took it meanwhile), rank the whole fitting supply in
-    one locking query instead (``SKIP LOCKED`` there skips every held row), so contention
-    never leaves free accounts unpicked."""
+    ``FOR UPDATE SKIP LOCKED``, re-checking they are still ready. If that does not give
+    ``count`` accounts (another allocation holds a winner, or took one between the ranking
+    and its final read, which then comes back short), rank the whole fitting supply in
+    one locking query instead: ``SKIP LOCKED`` there skips every row another transaction
+    holds, and rows taken meanwhile fail its ``ready`` filter and do not count towards
+    the limit, so contention never leaves free accounts unpicked. The winners already
+    locked here are ours and stay in that query's answer (they rank among its best)."""
     pools = ranking.fitting_pools(lease_request)
     ids = [account.pk for account in ranking.top_accounts(lease_request, pools, count)]
-    if not ids:
-        return []
-    locked = set(
-        SocialAccount.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(pk__in=ids, state=AccountState.READY)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    if len(locked) == len(ids):
-        return ids
+    if ids:
+        locked = set(
+            SocialAccount.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk__in=ids, state=AccountState.READY)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if len(locked) == count:
+            return ids
     return list(
         ranking.ranked_accounts(lease_request, pools)
         .select_for_update(skip_locked=True, of=("self",))
