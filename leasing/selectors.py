@@ -1,10 +1,13 @@
 """Reads: for the partner API (always scoped to the caller's organization) and for
 billing's view of leases."""
 
-from datetime import UTC
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.db.models import (
     Count,
+    F,
     OuterRef,
     Prefetch,
     QuerySet,
@@ -12,13 +15,14 @@ from django.db.models import (
     prefetch_related_objects,
 )
 from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from billing.models import LEASE_CHARGE_KINDS, LedgerTransaction
 from billing.reconciliation import Problem
 from billing.selectors import wallet_balance_of
 from billing.usage import LeaseUsage, RenewalDay
 from layers_ops.api.exceptions import NotFound, ValidationFailed
-from layers_ops.partners.models import Project
+from layers_ops.partners.models import Organization, Project
 
 from .models import (
     BillingStatus,
@@ -29,6 +33,7 @@ from .models import (
     RequestNote,
     RequestStatus,
 )
+from .periods import DISCONNECTED, PAST_DUE, RENEWED, owed_periods, renewal_settle
 
 
 def project_get(
@@ -210,3 +215,93 @@ def lease_for_release(*, organization_id: str, social_account_id: str) -> Lease:
     if lease is None:
         raise NotFound(f"No account {social_account_id!r} is leased to your organization.")
     return lease
+
+
+@dataclass
+class OrganizationRenewals:
+    """What a renewal run would do to one organization's leases and wallet."""
+
+    organization_id: str
+    name: str
+    wallet_cents: int  # the balance before the run
+    renewed: int = 0
+    past_due: int = 0
+    disconnected: int = 0
+    unpaid_ahead: int = 0
+    periods_charged: int = 0
+    charged_cents: int = 0
+
+
+@dataclass(frozen=True)
+class RenewalPreview:
+    at: datetime
+    organizations: list[OrganizationRenewals]  # those with a lease due, by name
+
+    def total(self, field: str) -> int:
+        return sum(getattr(row, field) for row in self.organizations)
+
+
+def renewals_preview(*, at: datetime, now: datetime | None = None) -> RenewalPreview:
+    """What ``leases_renew(at=at)`` would renew, charge, leave past due and disconnect,
+    per organization, computed without writing or locking anything.
+
+    It follows the run's rules: the leases due at ``at`` are walked oldest first per
+    organization; each wallet pays each lease's owed periods in order while its balance
+    covers the lease's price (``lease_charges_post`` without ``all_or_nothing``); the
+    outcome is ``periods.renewal_settle``'s, applied to the leases in memory. It trusts
+    ``periods_paid`` for what is already charged (a renewal batch writes both in one
+    transaction). A run made later can differ by what changed in between: top-ups,
+    allocations, releases, or another run.
+    """
+    now = now or timezone.now()
+    grace = timedelta(days=settings.RENEWAL_GRACE_DAYS)
+    due = Lease.objects.filter(status=LeaseStatus.ASSIGNED, next_renewal_at__lte=at)
+
+    def organizations_of(queryset) -> dict[str, OrganizationRenewals]:
+        return {
+            organization.pk: OrganizationRenewals(
+                organization_id=organization.pk,
+                name=organization.name,
+                wallet_cents=organization.wallet_cents,
+            )
+            for organization in queryset.annotate(wallet_cents=wallet_balance_of(OuterRef("pk")))
+        }
+
+    organizations = organizations_of(
+        Organization.objects.filter(pk__in=due.values("project__organization_id"))
+    )
+    balances = {pk: row.wallet_cents for pk, row in organizations.items()}
+    leases = (
+        due.annotate(organization_id=F("project__organization_id"))
+        .only(
+            "assigned_at",
+            "periods_paid",
+            "monthly_price_cents",
+            "billing_status",
+            "past_due_since",
+            "next_renewal_at",
+        )
+        .order_by("project__organization_id", "assigned_at", "pk")
+    )
+    for lease in leases.iterator(chunk_size=2000):
+        if lease.organization_id not in organizations:  # its first lease fell due meanwhile
+            organizations |= organizations_of(Organization.objects.filter(pk=lease.organization_id))
+            balances[lease.organization_id] = organizations[lease.organization_id].wallet_cents
+        row = organizations[lease.organization_id]
+        price = lease.monthly_price_cents
+        paid = min(len(owed_periods(lease, at)), balances[row.organization_id] // price)
+        balances[row.organization_id] -= paid * price
+        row.periods_charged += paid
+        row.charged_cents += paid * price
+        outcome = renewal_settle(lease, paid=paid, at=at, now=now, grace=grace)
+        if outcome == RENEWED:
+            row.renewed += 1
+        elif outcome == PAST_DUE:
+            row.past_due += 1
+        elif outcome == DISCONNECTED:
+            row.disconnected += 1
+        else:
+            row.unpaid_ahead += 1
+    return RenewalPreview(
+        at=at, organizations=sorted(organizations.values(), key=lambda row: row.name)
+    )

@@ -7,7 +7,7 @@ the ledger accounts.
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -24,7 +24,6 @@ from .models import (
     ACCOUNT_MOVES,
     AccountEvent,
     AccountState,
-    BillingStatus,
     DisconnectReason,
     Lease,
     LeaseRequest,
@@ -34,7 +33,14 @@ from .models import (
     RequestStatus,
     SocialAccount,
 )
-from .periods import period_start, periods_due
+from .periods import (
+    DISCONNECTED,
+    PAST_DUE,
+    RENEWED,
+    owed_periods,
+    period_start,
+    renewal_settle,
+)
 from .sla import sla_due_at
 from .validators import InvalidValue, note_body_clean, vertical_key
 
@@ -387,22 +393,24 @@ def _lock_best_ready(lease_request: LeaseRequest, count: int) -> list[str]:
     """Lock the ``count`` best-ranked ready accounts no other transaction holds.
 
     Fast path: rank (unlocked, reading only the top of each pool), then lock the winners
-    ``FOR UPDATE SKIP LOCKED``, re-checking they are still ready. If any was passed over
-    (another allocation holds it, or took it meanwhile), rank the whole fitting supply in
-    one locking query instead (``SKIP LOCKED`` there skips every held row), so contention
-    never leaves free accounts unpicked."""
+    ``FOR UPDATE SKIP LOCKED``, re-checking they are still ready. If that does not give
+    ``count`` accounts (another allocation holds a winner, or took one between the ranking
+    and its final read, which then comes back short), rank the whole fitting supply in
+    one locking query instead: ``SKIP LOCKED`` there skips every row another transaction
+    holds, and rows taken meanwhile fail its ``ready`` filter and do not count towards
+    the limit, so contention never leaves free accounts unpicked. The winners already
+    locked here are ours and stay in that query's answer (they rank among its best)."""
     pools = ranking.fitting_pools(lease_request)
     ids = [account.pk for account in ranking.top_accounts(lease_request, pools, count)]
-    if not ids:
-        return []
-    locked = set(
-        SocialAccount.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(pk__in=ids, state=AccountState.READY)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    if len(locked) == len(ids):
-        return ids
+    if ids:
+        locked = set(
+            SocialAccount.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk__in=ids, state=AccountState.READY)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if len(locked) == count:
+            return ids
     return list(
         ranking.ranked_accounts(lease_request, pools)
         .select_for_update(skip_locked=True, of=("self",))
@@ -729,6 +737,33 @@ def social_account_update(*, account: SocialAccount, changes: dict, actor, reaso
 # it), so taking them last cannot deadlock.
 
 
+# How far ahead of now a run may be set: a little, for a clock or a cron a few minutes
+# off; more only when asked for (``allow_future``); never more than a year, which is
+# already twelve months charged in advance for every lease.
+RENEWAL_AHEAD_SLACK = timedelta(days=1)
+RENEWAL_AHEAD_MAX = timedelta(days=365)
+
+
+class RenewalRefused(LeasingError):
+    """A renewal run as of a time it must not use; nothing was renewed."""
+
+
+def renewal_time_check(*, at: datetime, now: datetime, allow_future: bool) -> None:
+    """Refuse a run as of more than ``RENEWAL_AHEAD_SLACK`` after ``now`` unless
+    ``allow_future``, and as of more than ``RENEWAL_AHEAD_MAX`` after it in any case."""
+    stamp = f"{at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
+    if at > now + RENEWAL_AHEAD_MAX:
+        raise RenewalRefused(
+            f"{stamp} is more than {RENEWAL_AHEAD_MAX.days} days ahead: renewals never "
+            "charge that far in advance."
+        )
+    if at > now + RENEWAL_AHEAD_SLACK and not allow_future:
+        raise RenewalRefused(
+            f"{stamp} is {(at - now).days} day(s) ahead: a run as of then charges months "
+            "that have not started."
+        )
+
+
 @dataclass
 class RenewalSummary:
     """What one renewal run did, counted in leases (and periods and cents charged)."""
@@ -737,6 +772,7 @@ class RenewalSummary:
     renewed: int = 0  # brought current: every period owed was charged
     past_due: int = 0  # left past due, retried on the next runs through the grace period
     disconnected: int = 0  # still unpaid after the grace period: ended, account to cooldown
+    unpaid_ahead: int = 0  # a run ahead of now only: paid through now, not through ``at``
     periods_charged: int = 0
     charged_cents: int = 0
     leases_claimed: int = 0
@@ -748,6 +784,7 @@ def leases_renew(
     at: datetime | None = None,
     batch_size: int = 1000,
     progress: Callable[[RenewalSummary], None] | None = None,
+    allow_future: bool = False,
 ) -> RenewalSummary:
     """Charge every lease due at ``at`` (default: now) for each period it owes.
 
@@ -766,6 +803,12 @@ def leases_renew(
       (reason ``unpaid``, at ``at``) and its account moves to ``cooldown``, logged as the
       system.
 
+    ``at`` more than a day ahead of now is refused (``RenewalRefused``) unless
+    ``allow_future``, and more than a year ahead always. A run ahead of now charges in
+    advance, but past due, grace and disconnection go by the real time
+    (``periods.renewal_settle``): no ``past_due_since`` or ``disconnected_at`` is ever
+    later than now, and a lease paid through now stays current.
+
     A wallet short of all its leases pays its oldest leases first, across batches (one
     organization's leases follow each other in the walk) and across concurrent runs: on
     PostgreSQL a batch first takes a transaction-scoped advisory lock per organization,
@@ -774,7 +817,10 @@ def leases_renew(
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1.")
-    summary = RenewalSummary(at=at or timezone.now())
+    now = timezone.now()
+    at = at or now
+    renewal_time_check(at=at, now=now, allow_future=allow_future)
+    summary = RenewalSummary(at=at)
     after = None
     while True:
         claimed, after, more = _renewal_batch(
@@ -820,10 +866,6 @@ def _organizations_claim(organization_ids: list[str]) -> set[str]:
         return {row[0] for row in cursor.fetchall()}
 
 
-def _owed_periods(lease: Lease, at: datetime) -> range:
-    return range(lease.periods_paid, periods_due(lease.assigned_at, at))
-
-
 @transaction.atomic
 def _renewal_batch(
     *, at: datetime, after: tuple | None, batch_size: int, summary: RenewalSummary
@@ -859,7 +901,7 @@ def _renewal_batch(
             reference=lease.social_account_id,
         )
         for lease in leases
-        for period in _owed_periods(lease, at)
+        for period in owed_periods(lease, at)
     ]
     outcome = lease_charges_post(charges=charges, actor=None, all_or_nothing=False)
     _renewals_save(
@@ -892,38 +934,30 @@ def _renewals_save(
     leases: list[Lease], *, settled: set[tuple[int, int]], at: datetime, summary: RenewalSummary
 ) -> None:
     """Advance each lease by the periods now charged, in order; mark the rest past due and
-    end those past their grace period. Called in the batch's transaction."""
+    end those past their grace period (``periods.renewal_settle``). Called in the batch's
+    transaction."""
     grace = timedelta(days=settings.RENEWAL_GRACE_DAYS)
+    now = timezone.now()
     ended = []
     for lease in leases:
-        owed = _owed_periods(lease, at)
         paid = 0
-        for period in owed:
+        for period in owed_periods(lease, at):
             if (lease.pk, period) not in settled:
                 break
             paid += 1
-        lease.periods_paid += paid
-        lease.next_renewal_at = period_start(lease.assigned_at, lease.periods_paid)
-        if paid == len(owed):
-            lease.billing_status = BillingStatus.CURRENT
-            lease.past_due_since = None
+        outcome = renewal_settle(lease, paid=paid, at=at, now=now, grace=grace)
+        if outcome == RENEWED:
             summary.renewed += 1
-            continue
-        if lease.billing_status != BillingStatus.PAST_DUE or lease.past_due_since is None:
-            lease.billing_status = BillingStatus.PAST_DUE
-            lease.past_due_since = at
-        if at < lease.past_due_since + grace:
+        elif outcome == PAST_DUE:
             summary.past_due += 1
-            continue
-        lease.status = LeaseStatus.DISCONNECTED
-        lease.disconnected_at = at
-        lease.disconnected_reason = DisconnectReason.UNPAID
-        lease.next_renewal_at = None
-        ended.append(lease)
-        summary.disconnected += 1
+        elif outcome == DISCONNECTED:
+            ended.append(lease)
+            summary.disconnected += 1
+        else:
+            summary.unpaid_ahead += 1
     _leases_write(leases)
     if ended:
-        _accounts_cool_down(ended, at=at, grace_days=settings.RENEWAL_GRACE_DAYS)
+        _accounts_cool_down(ended, at=min(at, now), grace_days=settings.RENEWAL_GRACE_DAYS)
 
 
 _PG_ARRAY_TYPES = {

@@ -106,3 +106,52 @@ def test_a_wallet_covering_two_accounts_pays_for_exactly_two_of_ten_racing():
     assert wallet_balance_cents(organization_id=partner.organization.pk) == 0
     assert SocialAccount.objects.filter(state=AccountState.LEASED).count() == 2
     assert ledger_verify() == []
+
+
+def test_many_best_n_allocations_at_once_are_never_refused_while_accounts_are_free():
+    """Rounds of 40 requests for 3 accounts each, allocated at once, with plenty of fitting
+    ready accounts: every one is served, no account is leased twice, and what is leased is
+    exactly the best ranked (no allocation passed over a free account for a worse one)."""
+    from leasing.ranking import fitting_pools, ranked_accounts
+
+    rounds, per_round = 3, 40
+    partner = make_partner(wallet_cents=rounds * per_round * 3 * PRICE)
+    geos = ["US", "GB", "CA"]
+    pools = [
+        PoolFactory(tags=["coffee"], language=language, geos=geos)
+        for language in ("en", "en-GB", "fr")
+    ]
+    for i in range(rounds * per_round * 3 + 100):
+        SocialAccountFactory(
+            pool=pools[i % 3],
+            followers=(i * 7_919) % 120_000,
+            follower_geos=geos[: 1 + i % 3],
+        )
+
+    for _ in range(rounds):
+        requests = [
+            LeaseRequestFactory(project=partner.project, count=3, geo=geos)
+            for _ in range(per_round)
+        ]
+        ready = ranked_accounts(requests[0], fitting_pools(requests[0]))
+        best = set(ready.values_list("pk", flat=True)[: per_round * 3])
+
+        results = fire(
+            per_round,
+            lambda i, requests=requests: attempt(
+                lambda: allocation_pick_best(lease_request=requests[i], count=3, actor=None)
+            ),
+        )
+
+        assert [str(r) for r in results if isinstance(r, Exception)] == []
+        leased = set(
+            Lease.objects.filter(lease_request__in=requests).values_list(
+                "social_account_id", flat=True
+            )
+        )
+        assert leased == best
+    pairs = list(Lease.objects.values_list("social_account_id", flat=True))
+    assert len(pairs) == len(set(pairs)) == rounds * per_round * 3
+    assert SocialAccount.objects.filter(state=AccountState.READY).count() == 100
+    assert wallet_balance_cents(organization_id=partner.organization.pk) == 0
+    assert ledger_verify() == []

@@ -4,7 +4,7 @@ import pytest
 from django.conf import settings
 
 from billing.selectors import wallet_balance_cents
-from leasing.models import AccountState, Lease, RequestStatus
+from leasing.models import AccountState, Lease, RequestStatus, SocialAccount
 from leasing.ranking import allocation_candidates, language_points, ready_supply_count
 from leasing.services import (
     AccountsUnavailable,
@@ -152,6 +152,31 @@ def test_pick_best_with_too_few_free_accounts_assigns_nothing(partner, ops):
     with pytest.raises(AccountsUnavailable, match="Only 1 ready"):
         allocation_pick_best(lease_request=lease_request, count=2, actor=ops)
     assert not Lease.objects.exists()
+
+
+def test_pick_best_still_assigns_when_a_ranked_winner_is_taken_before_it_locks(
+    partner, ops, monkeypatch
+):
+    """The ranking reads unlocked; another allocation taking its best account before this
+    one locks it shrinks the ranked list. The next best free accounts fill the gap."""
+    from leasing import ranking
+
+    pool = PoolFactory(tags=["coffee"])
+    accounts = [SocialAccountFactory(pool=pool, followers=10_000 * (i + 1)) for i in range(6)]
+    lease_request = LeaseRequestFactory(project=partner.project, count=3)
+    real_top_accounts = ranking.top_accounts
+
+    def best_one_taken_meanwhile(*args, **kwargs):
+        top = real_top_accounts(*args, **kwargs)
+        taken = top[0]
+        SocialAccount.objects.filter(pk=taken.pk).update(state=AccountState.LEASED)
+        return top[1:]  # as its final read of the winners, filtered on ready, answers
+
+    monkeypatch.setattr(ranking, "top_accounts", best_one_taken_meanwhile)
+
+    allocation = allocation_pick_best(lease_request=lease_request, count=3, actor=ops)
+
+    assert sorted(allocation.account_ids) == sorted(a.pk for a in accounts[2:5])  # 2nd-4th best
 
 
 def test_pick_best_on_a_closed_request_is_refused(partner, ops):

@@ -37,6 +37,9 @@ from tests.conftest import make_partner
 from tests.factories import LeaseRequestFactory, PoolFactory, SocialAccountFactory, UserFactory
 
 PRICES = [5_000, 15_000]
+# Renewals go past due and disconnect by the real clock, so the model's clock runs in the
+# past, towards now: it starts far enough back for every step to be a renewal 45 days on.
+STARTS_AGO = timedelta(days=5 * 365)
 
 
 @dataclass
@@ -59,7 +62,7 @@ class WalletMachine(RuleBasedStateMachine):
         self.pool = PoolFactory(tags=["coffee"])
         self.staff = UserFactory()
         self.balance = 0
-        self.clock = timezone.now() + timedelta(seconds=1)
+        self.clock = timezone.now() - STARTS_AGO
         self.leases: dict[int, ModelLease] = {}
 
     @initialize(
@@ -124,8 +127,12 @@ class WalletMachine(RuleBasedStateMachine):
                 assert self.balance < count * price
                 return
         self.balance -= count * price
+        # Assigned at the model's clock, as if allocated then.
+        Lease.objects.filter(pk__in=[lease.pk for lease in allocation.leases]).update(
+            assigned_at=self.clock, next_renewal_at=period_start(self.clock, 1)
+        )
         for lease in allocation.leases:
-            self.leases[lease.pk] = ModelLease(lease.pk, lease.assigned_at, price)
+            self.leases[lease.pk] = ModelLease(lease.pk, self.clock, price)
 
     @rule(
         # Hours to days (retries within and just past the grace period) or whole months.

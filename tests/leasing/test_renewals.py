@@ -281,7 +281,7 @@ def test_the_command_prints_a_summary_and_progress_when_asked(db):
     )
 
     assert out.getvalue().startswith(
-        "Renewals as of 2026-03-01T00:00:00Z: 1 renewed (1 period(s), 150.00 USD charged), "
+        "Renewals as of 2026-03-01T00:00:00Z: 1 renewed (1 period(s), $150.00 charged), "
         "1 past due, 0 disconnected"
     )
     assert err.getvalue().count("batch ") == 2
