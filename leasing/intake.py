@@ -36,6 +36,7 @@ from django.db import IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
 from layers_ops.grammar import GrammarError, whole_number
+from layers_ops.staff.once import once_take
 
 from .models import AccountEvent, AccountImport, AccountState, Pool, SocialAccount
 from .services import actor_label
@@ -370,6 +371,7 @@ def accounts_import(
     actor=None,
     file_name: str = "",
     dry_run: bool = False,
+    once: str | None = None,
 ) -> ImportReport:
     """Add or update the rows' accounts in the named pool (created if new, its verticals,
     language and geos updated when given); see the module docstring for the rules.
@@ -377,7 +379,8 @@ def accounts_import(
     ``dry_run`` plans without writing: the admin's preview. Otherwise one transaction,
     which writes nothing when a row is refused and ``skip_invalid`` is off. Raises
     ``IntakeError`` for options that cannot work (unknown state, a new pool without
-    verticals, a bad language or country code).
+    verticals, a bad language or country code). ``once`` is the confirm form's one-time
+    token (``layers_ops.staff.once``): confirming the same preview twice imports once.
     """
     if state not in INTAKE_STATES:
         raise IntakeError("Imported accounts start as ready or warming.")
@@ -385,6 +388,7 @@ def accounts_import(
         pool_name=pool_name, verticals=verticals, language=language, geos=geos
     )
     with transaction.atomic():
+        ticket = once_take(None if dry_run else once, user=actor)
         pool = _pool_get(options, lock=not dry_run)
         if pool is None and not options.verticals:
             raise IntakeError(
@@ -454,6 +458,10 @@ def accounts_import(
             actor_label=actor_label(actor),
         )
         report.written = True
+        ticket.done(
+            f"{file_name or 'the file'} imported into {pool.name}: {len(new_accounts):,} "
+            f"added, {len(update_rows):,} updated"
+        )
         return report
 
 

@@ -83,6 +83,7 @@ class AccountIntakeResource(resources.Resource):
                 actor=kwargs.get("user"),
                 file_name=kwargs.get("file_name") or "",
                 dry_run=dry_run,
+                once=None if dry_run else kwargs.get("once", ""),
                 **options,
             )
         except IntakeError as exc:

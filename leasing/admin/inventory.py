@@ -20,6 +20,7 @@ from django.utils.html import format_html, format_html_join
 from import_export.admin import ImportMixin
 
 from layers_ops.csv_export import csv_response
+from layers_ops.staff.once import ONCE_FIELD, OnceRefused
 
 from ..intake import social_account_add
 from ..models import AccountEvent, AccountImport, AccountState, Pool, SocialAccount
@@ -350,12 +351,17 @@ class SocialAccountAdmin(ImportMixin, admin.ModelAdmin):
         accounts = list(queryset.select_related("pool").order_by("handle"))
         form = MoveForm(request.POST if request.POST.get("confirm") == "yes" else None)
         if form.is_bound and form.is_valid():
-            outcome = account_moves_bulk(
-                accounts=accounts,
-                to_state=to_state,
-                actor=request.user,
-                reason=form.cleaned_data["reason"],
-            )
+            try:
+                outcome = account_moves_bulk(
+                    accounts=accounts,
+                    to_state=to_state,
+                    actor=request.user,
+                    reason=form.cleaned_data["reason"],
+                    once=request.POST.get(ONCE_FIELD, ""),
+                )
+            except OnceRefused as exc:  # this page was submitted already, or is stale
+                self.message_user(request, str(exc), messages.WARNING)
+                return None
             self._report_moves(request, outcome, verb)
             return None  # back to the change list
         refusals = account_moves_check(accounts, to_state)
@@ -402,7 +408,11 @@ class SocialAccountAdmin(ImportMixin, admin.ModelAdmin):
 
     def get_import_data_kwargs(self, request, *args, **kwargs):
         form = kwargs.pop("form", None)
-        return {**kwargs, **(form.intake_options() if form is not None else {})}
+        return {
+            **kwargs,
+            **(form.intake_options() if form is not None else {}),
+            "once": request.POST.get(ONCE_FIELD, ""),  # the confirm page's one-time token
+        }
 
     def get_confirm_form_initial(self, request, import_form):
         initial = super().get_confirm_form_initial(request, import_form)
@@ -438,6 +448,9 @@ class SocialAccountAdmin(ImportMixin, admin.ModelAdmin):
     def process_import(self, request, **kwargs):
         try:
             return super().process_import(request, **kwargs)
+        except OnceRefused as exc:  # this confirm page was submitted already, or is stale
+            self.message_user(request, str(exc), messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:leasing_socialaccount_changelist"))
         except FileNotFoundError:  # confirmed twice, or the temporary file was cleaned
             self.message_user(
                 request,

@@ -12,6 +12,7 @@ from django.urls import reverse
 from leasing.models import AccountEvent, AccountImport, Pool, SocialAccount
 from leasing.roles import FINANCE, OPS
 from tests.factories import LeaseFactory, PoolFactory, SocialAccountFactory, UserFactory
+from tests.once import once, once_on
 
 pytestmark = pytest.mark.django_db
 
@@ -140,7 +141,7 @@ def test_state_is_not_editable_on_the_account_page_and_history_is_shown(client, 
 def move(client, action, accounts, *, reason=None):
     data = {"action": action, "_selected_action": [a.pk for a in accounts]}
     if reason is not None:
-        data.update(confirm="yes", reason=reason)
+        data.update(confirm="yes", reason=reason, **once(client))
     return client.post(ACCOUNTS, data, follow=reason is not None)
 
 
@@ -228,7 +229,7 @@ def confirm(client, preview):
     form = preview.context["confirm_form"]
     data = {field.html_name: field.value() for field in form}
     data["skip_invalid"] = "on" if form["skip_invalid"].value() else ""
-    return client.post(PROCESS, data, follow=True)
+    return client.post(PROCESS, {**data, **once_on(preview)}, follow=True)
 
 
 def test_import_previews_then_writes_on_confirm(client, ops):
