@@ -18,6 +18,7 @@ from django.utils.html import format_html
 
 from layers_ops.admin_dates import CheckedDateHierarchy
 from layers_ops.csv_export import csv_response
+from layers_ops.staff.once import ONCE_FIELD, AlreadyDone, OnceRefused
 
 from .charts import Series, balance_line_svg, stacked_bars_svg
 from .forms import AdjustmentForm, LedgerDatesForm, MoneyMovementForm, RefundForm, TopUpForm
@@ -206,6 +207,11 @@ class WalletAdmin(ReadOnlyAdmin):
         )
         return HttpResponseRedirect(reverse("admin:billing_wallet_change", args=[wallet.pk]))
 
+    def _already_done(self, request, wallet, exc):
+        """A money form that came again: nothing moved; say what the first submit did."""
+        self.message_user(request, str(exc), messages.WARNING)
+        return HttpResponseRedirect(reverse("admin:billing_wallet_change", args=[wallet.pk]))
+
     def _money_form(self, request, wallet, form, title, intro, submit):
         return self._render(
             request,
@@ -262,8 +268,11 @@ class WalletAdmin(ReadOnlyAdmin):
                     actor=request.user,
                     memo=data["reason"],
                     reference=data["reference"],
+                    once=request.POST.get(ONCE_FIELD, ""),
                 )
-            except BillingError as exc:
+            except AlreadyDone as exc:
+                return self._already_done(request, wallet, exc)
+            except (BillingError, OnceRefused) as exc:
                 form.add_error(None, str(exc))
             else:
                 amount = dollars(form.amount_cents)
@@ -282,15 +291,20 @@ class WalletAdmin(ReadOnlyAdmin):
             charge = form.cleaned_data["charge"]
             try:
                 txn = transaction_reverse(
-                    original=charge, actor=request.user, memo=form.cleaned_data["reason"]
+                    original=charge,
+                    actor=request.user,
+                    memo=form.cleaned_data["reason"],
+                    once=request.POST.get(ONCE_FIELD, ""),
                 )
+            except AlreadyDone as exc:
+                return self._already_done(request, wallet, exc)
             except AlreadyReversed:
                 form.add_error(
                     "charge",
                     f"{charge.pk} was already refunded; a charge is refunded at most once. "
                     "Nothing was changed.",
                 )
-            except BillingError as exc:
+            except (BillingError, OnceRefused) as exc:
                 form.add_error(None, str(exc))
             else:
                 return self._done(
@@ -322,8 +336,12 @@ class WalletAdmin(ReadOnlyAdmin):
                     actor=request.user,
                     memo=data["memo"],
                     reference=data["reference"],
+                    once=request.POST.get(ONCE_FIELD, ""),
                 )
-            except BillingError as exc:
+            except AlreadyDone as exc:
+                wallet = wallet_get_or_create(organization=data["organization"])
+                return self._already_done(request, wallet, exc)
+            except (BillingError, OnceRefused) as exc:
                 form.add_error(None, str(exc))
             else:
                 wallet = wallet_get_or_create(organization=data["organization"])

@@ -21,6 +21,7 @@ from layers_ops.partners.services import (
     organization_create,
     project_create,
 )
+from layers_ops.staff.once import once_take
 
 from .models import (
     LEASE_CHARGE_KINDS,
@@ -31,6 +32,7 @@ from .models import (
     TransactionKind,
     Wallet,
 )
+from .money import dollars
 
 SYSTEM_ACTOR = "system"
 
@@ -135,37 +137,52 @@ def wallet_fund(
     actor=None,
     memo: str = "",
     reference: str = "",
+    once: str | None = None,
 ) -> LedgerTransaction:
-    """Money received from a partner: the wallet goes up, funding goes down."""
+    """Money received from a partner: the wallet goes up, funding goes down. ``once``:
+    the form's one-time token (``layers_ops.staff.once``), so a page records it once."""
+    ticket = once_take(once, user=actor)
     if amount_cents <= 0:
         raise BillingError("A top-up must be a positive number of cents.")
     wallet = wallet_get_or_create(organization=organization)
-    return _post(
+    txn = _post(
         kind=TransactionKind.FUNDING,
         legs=[(wallet, amount_cents), (_system_account(AccountKind.FUNDING), -amount_cents)],
         actor=actor,
         memo=memo or "Wallet top-up",
         reference=reference or wallet.organization_id,
     )
+    ticket.done(f"a top-up of {dollars(amount_cents)} recorded (transaction {txn.pk})")
+    return txn
 
 
 @transaction.atomic
 def wallet_adjust(
-    *, organization: Organization, amount_cents: int, actor, memo: str, reference: str = ""
+    *,
+    organization: Organization,
+    amount_cents: int,
+    actor,
+    memo: str,
+    reference: str = "",
+    once: str | None = None,
 ) -> LedgerTransaction:
-    """A finance correction, up (credit) or down (debit); never below zero. Needs a reason."""
+    """A finance correction, up (credit) or down (debit); never below zero. Needs a reason.
+    ``once`` as for ``wallet_fund``."""
+    ticket = once_take(once, user=actor)
     if amount_cents == 0:
         raise BillingError("An adjustment cannot be zero.")
     if not memo.strip():
         raise BillingError("Say why: an adjustment needs a memo.")
     wallet = wallet_get_or_create(organization=organization)
-    return _post(
+    txn = _post(
         kind=TransactionKind.ADJUSTMENT,
         legs=[(wallet, amount_cents), (_system_account(AccountKind.ADJUSTMENTS), -amount_cents)],
         actor=actor,
         memo=memo.strip(),
         reference=reference or wallet.organization_id,
     )
+    ticket.done(f"an adjustment of {dollars(amount_cents)} recorded (transaction {txn.pk})")
+    return txn
 
 
 def charge_dedupe_key(lease_id: int, period: int) -> str:
@@ -358,9 +375,13 @@ def renewal_charge(
 
 
 @transaction.atomic
-def transaction_reverse(*, original: LedgerTransaction, actor, memo: str) -> LedgerTransaction:
+def transaction_reverse(
+    *, original: LedgerTransaction, actor, memo: str, once: str | None = None
+) -> LedgerTransaction:
     """Undo a transaction with its mirror image, linked to it. A reversed charge is a
-    refund to the wallet. A transaction is reversed at most once; a reversal is final."""
+    refund to the wallet. A transaction is reversed at most once; a reversal is final.
+    ``once`` as for ``wallet_fund``."""
+    ticket = once_take(once, user=actor)
     if not memo.strip():
         raise BillingError("Say why: a reversal needs a memo.")
     original = LedgerTransaction.objects.select_for_update().get(pk=original.pk)
@@ -369,7 +390,7 @@ def transaction_reverse(*, original: LedgerTransaction, actor, memo: str) -> Led
     if LedgerTransaction.objects.filter(reverses=original).exists():
         raise AlreadyReversed(f"Transaction {original.pk} was already reversed.")
     legs = [(entry.account, -entry.amount_cents) for entry in original.entries.all()]
-    return _post(
+    txn = _post(
         kind=TransactionKind.REVERSAL,
         legs=legs,
         actor=actor,
@@ -379,6 +400,8 @@ def transaction_reverse(*, original: LedgerTransaction, actor, memo: str) -> Led
         lease_id=original.lease_id,
         period=original.period,
     )
+    ticket.done(f"{original.pk} refunded (transaction {txn.pk})")
+    return txn
 
 
 @dataclass(frozen=True)
