@@ -13,7 +13,16 @@ from billing.selectors import wallet_balance_cents
 from billing.services import wallet_adjust, wallet_fund
 from layers_ops.staff.models import FormOnce
 from layers_ops.staff.once import AlreadyDone, OnceRefused, once_mint, once_records_purge
-from leasing.models import AccountState, Lease, NoteVisibility, RequestNote, RequestStatus
+from leasing.intake import accounts_import, rows_read
+from leasing.models import (
+    AccountImport,
+    AccountState,
+    Lease,
+    NoteVisibility,
+    RequestNote,
+    RequestStatus,
+    SocialAccount,
+)
 from leasing.services import (
     RequestChanged,
     WalletShort,
@@ -271,3 +280,32 @@ def test_spent_tokens_are_forgotten_after_a_day(partner, ops):
 
     assert once_records_purge(now=timezone.now() + datetime.timedelta(hours=23)) == 0
     assert once_records_purge(now=timezone.now() + datetime.timedelta(hours=25)) == 1
+
+
+def test_an_import_confirmed_twice_imports_once(ops):
+    token = once_mint(user=ops)
+    confirm = {
+        "pool_name": "Coffee US",
+        "verticals": "coffee",
+        "actor": ops,
+        "file_name": "warm.csv",
+        "once": token,
+    }
+
+    accounts_import(rows=rows_read("handle,followers\ncoffee_jo,12400\n"), **confirm)
+    with pytest.raises(AlreadyDone, match=r"warm\.csv imported into Coffee US: 1 added"):
+        accounts_import(rows=rows_read("handle,followers\nbrew.daily,9800\n"), **confirm)
+
+    assert AccountImport.objects.count() == 1
+    assert not SocialAccount.objects.filter(handle="brew.daily").exists()
+
+
+def test_an_import_preview_spends_no_token(ops):
+    token = once_mint(user=ops)
+    rows = rows_read("handle,followers\ncoffee_jo,12400\n")
+    options = {"pool_name": "Coffee US", "verticals": "coffee", "actor": ops, "once": token}
+
+    accounts_import(rows=rows, dry_run=True, **options)
+    accounts_import(rows=rows, **options)
+
+    assert SocialAccount.objects.filter(handle="coffee_jo").exists()
