@@ -69,6 +69,7 @@ FINANCE_TZ = ZoneInfo("America/Los_Angeles")
 # The statement's sections, in the order finance reads them: kind -> heading.
 STATEMENT_SECTIONS = {
     TransactionKind.FUNDING: "Top-ups",
+    TransactionKind.TOP_UP_VOID: "Voided top-ups",
     TransactionKind.CHARGE: "First-month charges",
     TransactionKind.RENEWAL: "Renewals",
     TransactionKind.REVERSAL: "Refunds (reversals)",
@@ -93,6 +94,7 @@ class StatementLine:
     actor: str
     amount_cents: int
     balance_after_cents: int
+    description: str = ""  # what the partner reads; ``memo`` is the internal reason
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,7 @@ def statement_for(*, organization: Organization, year: int, month: int) -> State
                 actor=txn.actor_label,
                 amount_cents=entry.amount_cents,
                 balance_after_cents=entry.balance_after_cents,
+                description=txn.partner_description,
             )
         )
     return Statement(
@@ -251,6 +254,19 @@ def balance_history(*, wallet: LedgerAccount, limit: int = 500) -> list[tuple[da
     )
     rows.reverse()
     return rows
+
+
+def refundable_charges(*, wallet: LedgerAccount, term: str = "") -> QuerySet[LedgerTransaction]:
+    """The wallet's charges and renewals not yet refunded, newest first, whose id,
+    memo (e.g. ``@handle``) or reference contains ``term``: what the refund form's
+    search offers."""
+    charges = wallet_charges(wallet=wallet).filter(is_reversed=False)
+    term = term.strip()
+    if term:
+        charges = charges.filter(
+            Q(pk__icontains=term) | Q(memo__icontains=term) | Q(reference__icontains=term)
+        )
+    return charges
 
 
 def wallet_charges(*, wallet: LedgerAccount) -> QuerySet[LedgerTransaction]:

@@ -38,11 +38,16 @@ class LedgerEntryOut(serializers.Serializer):
         source="amount_cents", help_text="Into (+) or out of (-) your wallet."
     )
     balanceAfterCents = serializers.IntegerField(source="balance_after_cents")
-    memo = serializers.CharField(source="transaction.memo")
+    memo = serializers.CharField(
+        source="transaction.partner_description",
+        help_text="What the movement is, as Layers describes it to you, e.g. "
+        "'Renewal @handle, month 2', 'Wallet top-up', 'Refund: Lease @handle, first month'.",
+    )
     reference = serializers.CharField(
         source="transaction.reference",
         help_text="What it is for: the leased account (sa_) for a renewal, the request for "
-        "a first month, the wire or invoice number for a top-up.",
+        "a first month, the wire or invoice number for a top-up, the transaction (txn_) a "
+        "refund or voided top-up undoes.",
     )
     createdAt = Timestamp(source="created_at")
 

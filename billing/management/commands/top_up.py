@@ -4,7 +4,7 @@ import re
 from django.core.management.base import BaseCommand, CommandError
 
 from billing.selectors import wallet_balance_cents
-from billing.services import BillingError, wallet_fund
+from billing.services import BillingError, money_movement_check, wallet_fund
 from layers_ops.partners.models import Organization
 
 
@@ -17,13 +17,32 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("organization_id", metavar="ORG_ID", help="e.g. org_01HX...")
         parser.add_argument("--cents", help="Amount received, in US cents (positive).")
-        parser.add_argument("--memo", help="Why: e.g. 'Wire received 2026-11-24'. Required.")
+        parser.add_argument(
+            "--memo", help="Internal reason (staff only): e.g. 'Wire received 2026-11-24'."
+        )
+        parser.add_argument(
+            "--description",
+            default="",
+            help="What the partner sees for it (default 'Wallet top-up').",
+        )
         parser.add_argument("--reference", default="", help="Wire or invoice number.")
 
     def handle(self, *args, **options):
         raw_cents = (options["cents"] or "").strip()
-        if not re.fullmatch(r"-?[0-9]+", raw_cents) or int(raw_cents) <= 0:
-            raise CommandError("--cents must be a positive whole number of US cents.")
+        digits = raw_cents.lstrip("0")
+        if len(digits) > 18:  # past any ceiling, and too long for int() to parse safely
+            raise CommandError(
+                f"--cents {digits[:20]}… is more than one money movement may be "
+                "(MONEY_MOVEMENT_MAX_CENTS). Check the amount."
+            )
+        if not re.fullmatch(r"[0-9]+", raw_cents, flags=re.ASCII) or int(raw_cents) <= 0:
+            raise CommandError(
+                f"--cents must be a positive whole number of US cents, not {raw_cents[:40]!r}."
+            )
+        try:
+            money_movement_check(amount_cents=int(raw_cents))
+        except BillingError as refused:
+            raise CommandError(str(refused)) from None
         memo = (options["memo"] or "").strip()
         if not memo:
             raise CommandError("--memo is required: say what the money is.")
@@ -35,6 +54,7 @@ class Command(BaseCommand):
                 organization=organization,
                 amount_cents=int(raw_cents),
                 memo=memo,
+                description=options["description"],
                 reference=options["reference"].strip(),
             )
         except BillingError as refused:
