@@ -191,6 +191,13 @@ RENEWAL_GRACE_DAYS = env.int("RENEWAL_GRACE_DAYS", default=3)
 if RENEWAL_GRACE_DAYS < 0:
     raise ImproperlyConfigured("RENEWAL_GRACE_DAYS cannot be negative.")
 IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
+# The most one top-up, adjustment or charge may move, in US cents ($1,000,000); checked
+# by billing.services for every path (console, command line, code).
+MONEY_MOVEMENT_MAX_CENTS = env.int("MONEY_MOVEMENT_MAX_CENTS", default=100_000_000)
+if not 0 < MONEY_MOVEMENT_MAX_CENTS < 2**62:
+    raise ImproperlyConfigured("MONEY_MOVEMENT_MAX_CENTS must be a positive number of cents.")
+# The console asks for a confirmation, with the amount in words, above this ($10,000).
+MONEY_CONFIRM_ABOVE_CENTS = env.int("MONEY_CONFIRM_ABOVE_CENTS", default=1_000_000)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["layers_ops.api.authentication.ApiKeyAuthentication"],

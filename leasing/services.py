@@ -302,7 +302,7 @@ def allocation_assign(
             lease_id=lease.pk,
             period=0,
             amount_cents=price,
-            memo=f"@{account.handle}, first month",
+            memo=f"Lease @{account.handle}, first month",
             reference=lease_request.public_id,
         )
         for lease, account in zip(leases, locked, strict=True)
@@ -911,7 +911,7 @@ def _renewal_batch(
             lease_id=lease.pk,
             period=period,
             amount_cents=lease.monthly_price_cents,
-            memo=f"@{lease.handle}, month {period + 1}",
+            memo=f"Renewal @{lease.handle}, month {period + 1}",
             reference=lease.social_account_id,
         )
         for lease in leases
