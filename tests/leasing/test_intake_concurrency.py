@@ -5,8 +5,8 @@ import threading
 import pytest
 from django.db import connection, transaction
 
-from leasing.intake import accounts_import, rows_read
-from leasing.models import AccountState, SocialAccount
+from leasing.intake import IntakeError, accounts_import, rows_read
+from leasing.models import AccountImport, AccountState, Pool, SocialAccount
 from tests.factories import SocialAccountFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -61,3 +61,78 @@ def test_an_import_waits_for_a_lease_in_progress_and_then_leaves_the_account_alo
         account.pool.name,
     )
     assert account.pool.name != "Raced"
+
+
+def _held_open(text, pool_name, *, holding, release, outcome):
+    """An import whose transaction stays open (its rows uncommitted) until ``release``."""
+    try:
+        with transaction.atomic():
+            outcome["first"] = accounts_import(
+                rows=rows_read(text), pool_name=pool_name, verticals="coffee"
+            )
+            holding.set()
+            release.wait(10)
+    finally:
+        connection.close()
+
+
+def _second(text, pool_name, outcome):
+    try:
+        outcome["second"] = accounts_import(
+            rows=rows_read(text), pool_name=pool_name, verticals="coffee"
+        )
+    except Exception as exc:  # what the command and the admin would be handed
+        outcome["second"] = exc
+    finally:
+        connection.close()
+
+
+def _race(first_text, first_pool, second_text, second_pool):
+    holding, release, outcome = threading.Event(), threading.Event(), {}
+    first = threading.Thread(
+        target=_held_open,
+        args=(first_text, first_pool),
+        kwargs={"holding": holding, "release": release, "outcome": outcome},
+    )
+    first.start()
+    assert holding.wait(10)
+    second = threading.Thread(target=_second, args=(second_text, second_pool, outcome))
+    second.start()
+    second.join(0.5)
+    assert second.is_alive(), "the second import must wait for the first one's rows"
+    release.set()
+    first.join(10)
+    second.join(10)
+    return outcome
+
+
+def test_two_imports_creating_the_same_new_pool_at_once_both_land_in_it():
+    outcome = _race(
+        "handle,followers\nfirst_one,1\n", "Fresh", "handle,followers\nsecond_one,2\n", "Fresh"
+    )
+
+    assert outcome["first"].written and outcome["first"].pool_created
+    assert outcome["second"].written and not outcome["second"].pool_created
+    assert sorted(
+        SocialAccount.objects.filter(pool__name="Fresh").values_list("handle", flat=True)
+    ) == ["first_one", "second_one"]
+    assert AccountImport.objects.count() == 2
+
+
+def test_new_handles_added_by_another_import_meanwhile_refuse_the_later_import_whole():
+    outcome = _race(
+        "handle,followers\nshared_one,1\nfirst_only,1\n",
+        "One",
+        "handle,followers\nsecond_only,2\nshared_one,2\n",
+        "Two",
+    )
+
+    assert outcome["first"].written
+    assert isinstance(outcome["second"], IntakeError)
+    assert "added by someone else while the import ran" in str(outcome["second"])
+    assert sorted(SocialAccount.objects.values_list("handle", "pool__name")) == [
+        ("first_only", "One"),
+        ("shared_one", "One"),
+    ]
+    assert not Pool.objects.filter(name="Two").exists()
+    assert AccountImport.objects.count() == 1
