@@ -39,9 +39,10 @@ import itertools
 import json
 import re
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, connection, connections, transaction
+from django.db import IntegrityError, OperationalError, connection, connections, transaction
 from django.utils import timezone
 
 from .models import AccountEvent, AccountImport, AccountState, Pool, SocialAccount
@@ -403,6 +404,7 @@ def _existing(handles: list[str], *, lock: bool) -> dict[str, SocialAccount]:
     return accounts
 
 
+DEADLOCK_DETECTED = "40P01"  # PostgreSQL's SQLSTATE
 CONFLICT = (
     "Some of these handles were added by someone else while the import ran; nothing was "
     "written. Run it again."
@@ -440,7 +442,7 @@ def accounts_import(
     options = pool_options_clean(
         pool_name=pool_name, verticals=verticals, language=language, geos=geos
     )
-    with transaction.atomic():
+    with _deadlock_refused(), transaction.atomic():
         pool = _pool_get(options, lock=False)
         if pool is None and not options.verticals:
             raise IntakeError(
@@ -488,6 +490,21 @@ def accounts_import(
         )
         report.written = True
         return report
+
+
+@contextmanager
+def _deadlock_refused():
+    """Two imports locking the same known accounts in different chunks can deadlock;
+    PostgreSQL then aborts one of them, which is refused whole like any conflict."""
+    try:
+        yield
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != DEADLOCK_DETECTED:
+            raise
+        raise IntakeError(
+            "Another import changed the same accounts at the same moment; nothing was "
+            "written. Run it again."
+        ) from None
 
 
 def _chunk_plan(chunk, seen, report: ImportReport, options: PoolOptions, *, listed, lock):

@@ -5,6 +5,7 @@ import threading
 import pytest
 from django.db import connection, transaction
 
+from leasing import intake as intake_module
 from leasing.intake import IntakeError, accounts_import, rows_read
 from leasing.models import AccountImport, AccountState, Pool, SocialAccount
 from tests.factories import SocialAccountFactory
@@ -136,3 +137,48 @@ def test_new_handles_added_by_another_import_meanwhile_refuse_the_later_import_w
     ]
     assert not Pool.objects.filter(name="Two").exists()
     assert AccountImport.objects.count() == 1
+
+
+def test_two_imports_locking_the_same_accounts_in_opposite_order_refuse_one_cleanly(
+    monkeypatch,
+):
+    SocialAccountFactory(handle="acct_x", followers=1)
+    SocialAccountFactory(handle="acct_y", followers=1)
+    monkeypatch.setattr("leasing.intake.CHUNK_ROWS", 1)
+    first_chunks_locked = threading.Barrier(2, timeout=10)
+    existing = intake_module._existing
+    calls = threading.local()
+
+    def existing_then_meet(handles, *, lock):
+        found = existing(handles, lock=lock)
+        calls.n = getattr(calls, "n", 0) + 1
+        if calls.n == 1:
+            first_chunks_locked.wait()  # each holds its first account, then wants the other
+        return found
+
+    monkeypatch.setattr("leasing.intake._existing", existing_then_meet)
+    outcome = {}
+
+    def run(key, text):  # two pools: imports into one pool queue on its row lock
+        try:
+            outcome[key] = accounts_import(rows=rows_read(text), pool_name=key, verticals="c")
+        except Exception as exc:
+            outcome[key] = exc
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=run, args=("a", "handle,followers\nacct_x,2\nacct_y,2\n")),
+        threading.Thread(target=run, args=("b", "handle,followers\nacct_y,3\nacct_x,3\n")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+
+    refused = [o for o in outcome.values() if isinstance(o, IntakeError)]
+    written = [o for o in outcome.values() if not isinstance(o, Exception) and o.written]
+    assert len(refused) == 1 and len(written) == 1, outcome
+    assert "at the same moment; nothing was written" in str(refused[0])
+    followers = set(SocialAccount.objects.values_list("followers", flat=True))
+    assert followers in ({2}, {3})
