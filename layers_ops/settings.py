@@ -4,6 +4,7 @@ Every value comes from the environment (django-environ) with a default that is s
 developer's machine. Production (DEBUG off) refuses to start without a real SECRET_KEY.
 """
 
+import tempfile
 from pathlib import Path
 
 import environ
@@ -145,6 +146,23 @@ RENEWAL_GRACE_DAYS = env.int("RENEWAL_GRACE_DAYS", default=3)
 if RENEWAL_GRACE_DAYS < 0:
     raise ImproperlyConfigured("RENEWAL_GRACE_DAYS cannot be negative.")
 IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
+
+# CSV intake through the admin. Uploads over INTAKE_MAX_UPLOAD_MB are refused before they
+# are read (the upload handler stops at the limit); a preview that can be confirmed keeps
+# its file in INTAKE_UPLOAD_DIR (shared by every web worker of a deployment) until it is
+# confirmed or INTAKE_UPLOAD_TTL_MINUTES pass (purge_intake_uploads deletes it then).
+INTAKE_MAX_UPLOAD_MB = env.int("INTAKE_MAX_UPLOAD_MB", default=20)
+if INTAKE_MAX_UPLOAD_MB < 1:
+    raise ImproperlyConfigured("INTAKE_MAX_UPLOAD_MB must be at least 1.")
+INTAKE_UPLOAD_DIR = env.str(
+    "INTAKE_UPLOAD_DIR", default=str(Path(tempfile.gettempdir()) / "layers-intake")
+)
+INTAKE_UPLOAD_TTL_MINUTES = env.int("INTAKE_UPLOAD_TTL_MINUTES", default=60)
+FILE_UPLOAD_HANDLERS = [
+    "leasing.intake_uploads.IntakeUploadLimit",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["layers_ops.api.authentication.ApiKeyAuthentication"],
