@@ -2,7 +2,7 @@
 
 * ``IntakeUploadLimit`` (an upload handler, first in ``FILE_UPLOAD_HANDLERS``) stops
   reading a request as soon as its file is over ``INTAKE_MAX_UPLOAD_MB``: the rest of the
-  body is drained, not stored, and the view answers with a message
+  body is drained in 1 MB blocks, not stored, and the view answers with a message
   (``upload_refusal(request)``).
 * The preview reads the uploaded file as a stream (``upload_lines``). Only a preview that
   can be confirmed keeps the file: ``intake_upload_keep`` copies it, chunk by chunk, into
@@ -35,6 +35,7 @@ SUFFIX = ".csv"
 CLAIMED = ".claimed"
 FIELDS_ROOM = 64 * 1024  # the import form's other fields, around the file
 MEGABYTE = 1024 * 1024
+DRAIN_BLOCK = MEGABYTE
 
 
 def max_upload_bytes() -> int:
@@ -56,6 +57,7 @@ class IntakeUploadLimit(FileUploadHandler):
 
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
         self.limit = max_upload_bytes()
+        self.input_data = input_data
         self.request_length = content_length
         self.received = 0
         return None  # let the other handlers parse
@@ -77,7 +79,12 @@ class IntakeUploadLimit(FileUploadHandler):
 
     def _stop(self, size):
         self.request.intake_upload_refused = too_large_message(size)
-        raise StopUpload(connection_reset=False)  # drain the body; answer with a page
+        # Drain the rest of the body in large blocks, so the client reads the answer on a
+        # healthy connection (Django's own drain reads line by line: seconds for a CSV),
+        # then tell the parser not to drain it again.
+        while self.input_data.read(DRAIN_BLOCK):
+            pass
+        raise StopUpload(connection_reset=True)
 
 
 def upload_refusal(request) -> str:
