@@ -4,6 +4,7 @@ Every value comes from the environment (django-environ) with a default that is s
 developer's machine. Production (DEBUG off) refuses to start without a real SECRET_KEY.
 """
 
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -198,6 +199,23 @@ if not 0 < MONEY_MOVEMENT_MAX_CENTS < 2**62:
     raise ImproperlyConfigured("MONEY_MOVEMENT_MAX_CENTS must be a positive number of cents.")
 # The console asks for a confirmation, with the amount in words, above this ($10,000).
 MONEY_CONFIRM_ABOVE_CENTS = env.int("MONEY_CONFIRM_ABOVE_CENTS", default=1_000_000)
+
+# CSV intake through the admin. Uploads over INTAKE_MAX_UPLOAD_MB are refused before they
+# are read (the upload handler stops at the limit); a preview that can be confirmed keeps
+# its file in INTAKE_UPLOAD_DIR (shared by every web worker of a deployment) until it is
+# confirmed or INTAKE_UPLOAD_TTL_MINUTES pass (purge_intake_uploads deletes it then).
+INTAKE_MAX_UPLOAD_MB = env.int("INTAKE_MAX_UPLOAD_MB", default=20)
+if INTAKE_MAX_UPLOAD_MB < 1:
+    raise ImproperlyConfigured("INTAKE_MAX_UPLOAD_MB must be at least 1.")
+INTAKE_UPLOAD_DIR = env.str(
+    "INTAKE_UPLOAD_DIR", default=str(Path(tempfile.gettempdir()) / "layers-intake")
+)
+INTAKE_UPLOAD_TTL_MINUTES = env.int("INTAKE_UPLOAD_TTL_MINUTES", default=60)
+FILE_UPLOAD_HANDLERS = [
+    "leasing.intake_uploads.IntakeUploadLimit",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["layers_ops.api.authentication.ApiKeyAuthentication"],
