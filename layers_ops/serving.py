@@ -37,23 +37,6 @@ UPLOAD_LIMIT = 64 * 1024 * 1024  # bodies outside /v1 (the admin's CSV intake)
 LINGER = 2.0  # seconds a refused connection's remaining input is read and dropped
 API_PREFIX = b"/v1"
 
-# The answers the server gives itself, before (or instead of) the app.
-REFUSALS = {
-    400: ("BAD_REQUEST", "The request could not be read as HTTP/1.1."),
-    408: ("REQUEST_TIMEOUT", "The request did not arrive in time; send it again, faster."),
-    411: (
-        "LENGTH_REQUIRED",
-        "Send the body with a Content-Length header (chunked bodies are not read).",
-    ),
-    413: ("PAYLOAD_TOO_LARGE", "The body is larger than this API accepts."),
-    414: ("URI_TOO_LONG", "The request line is longer than {limit_request_line} bytes."),
-    431: (
-        "HEADERS_TOO_LARGE",
-        "Send at most {limit_request_fields} header fields of at most "
-        "{limit_request_field_size} bytes each, {head_limit} bytes in all.",
-    ),
-}
-
 
 class _Refused(Exception):
     """Raised in a parser callback to stop reading; httptools hands it on as a parse error."""
@@ -61,17 +44,22 @@ class _Refused(Exception):
 
 def refusal_body(status: int, config) -> tuple[str, bytes]:
     """``(request id, JSON envelope)`` for a refusal the server makes itself."""
-    from layers_ops.api.exceptions import error_body  # Django is set up by now
+    from layers_ops.api import exceptions as api  # Django is set up by now
 
-    code, message = REFUSALS[status]
-    message = message.format(
-        limit_request_line=config.limit_request_line,
-        limit_request_fields=config.limit_request_fields,
-        limit_request_field_size=config.limit_request_field_size,
-        head_limit=HEAD_LIMIT,
-    )
+    error = {
+        400: api.BadRequest("The request could not be read as HTTP/1.1."),
+        408: api.RequestTimeout(),
+        411: api.LengthRequired(),
+        413: api.PayloadTooLarge(),
+        414: api.UriTooLong(f"The request line is longer than {config.limit_request_line} bytes."),
+        431: api.HeadersTooLarge(
+            f"Send at most {config.limit_request_fields} header fields of at most "
+            f"{config.limit_request_field_size} bytes each, {HEAD_LIMIT} bytes in all."
+        ),
+    }[status]
     request_id = new_request_id()
-    return request_id, json.dumps(error_body(request_id, code, message)).encode()
+    body = api.error_body(request_id, error.code, error.message)
+    return request_id, json.dumps(body, separators=(",", ":")).encode()
 
 
 class HttpProtocol(HttpToolsProtocol):
