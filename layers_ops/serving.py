@@ -86,13 +86,22 @@ class HttpProtocol(HttpToolsProtocol):
             return  # refused: what follows is dropped unread
         if self._reading_head:
             self._head_bytes += len(data)
-        super().data_received(data)
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+        except httptools.HttpParserError:  # malformed, or refused by a callback below
+            self.refuse(self._refusal or 400)
+            return
         if self._reading_head and self._head_bytes > HEAD_LIMIT and not self.transport.is_closing():
             self.refuse(431)
 
     def send_400_response(self, msg: str) -> None:
-        # uvicorn's answer to any parse error, a refusal from a callback below included.
-        self.refuse(self._refusal or 400)
+        self.refuse(400)
 
     # Parser callbacks ---------------------------------------------------------------
 

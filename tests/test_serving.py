@@ -267,7 +267,7 @@ def test_whoami_answers_at_once_while_80_slow_clients_hold_connections(server):
     assert max(timings) < 1.0, f"whoami took {', '.join(f'{t:.2f}' for t in timings)} s"
 
 
-def test_a_client_too_slow_with_its_headers_or_body_is_cut_off_with_408(tmp_path):
+def test_a_client_too_slow_with_its_headers_or_body_is_cut_off_with_408(tmp_path, django_db_setup):
     timeouts = {"SERVE_HEADER_TIMEOUT": "1", "SERVE_BODY_TIMEOUT": "1"}
     with running_server(tmp_path, **timeouts) as port:
         attack = SlowClients(port, slow_bodies=1, silent=1)
