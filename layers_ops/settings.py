@@ -95,6 +95,8 @@ elif env.bool("DATABASE_POOL", default=False):
     # thread of its own, so connections kept per thread would leak). At most
     # DATABASE_POOL_SIZE connections per process; a request waits up to 30 s for one.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Each connection is checked as it leaves the pool: a database restart fails no request.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 2,
         "max_size": env.int("DATABASE_POOL_SIZE", default=10),

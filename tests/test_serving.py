@@ -267,6 +267,32 @@ def test_whoami_answers_at_once_while_80_slow_clients_hold_connections(server):
     assert max(timings) < 1.0, f"whoami took {', '.join(f'{t:.2f}' for t in timings)} s"
 
 
+def whoami_status(port, token) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", "/v1/whoami", headers={"Authorization": f"Bearer {token}"})
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_requests_still_succeed_after_the_database_drops_the_servers_connections(server):
+    token = make_partner().token
+    assert [whoami_status(server, token) for _ in range(4)] == [200] * 4  # pool filled
+
+    with connection.cursor() as cursor:  # as a database restart or failover would
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+    assert [whoami_status(server, token) for _ in range(4)] == [200] * 4
+
+
 def test_a_client_too_slow_with_its_headers_or_body_is_cut_off_with_408(tmp_path, django_db_setup):
     timeouts = {"SERVE_HEADER_TIMEOUT": "1", "SERVE_BODY_TIMEOUT": "1"}
     with running_server(tmp_path, **timeouts) as port:
