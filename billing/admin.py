@@ -21,6 +21,7 @@ from django.utils.html import format_html
 
 from layers_ops.admin_dates import CheckedDateHierarchy
 from layers_ops.csv_export import csv_response
+from layers_ops.grammar import GrammarError, whole_number
 
 from .charts import Series, balance_line_svg, stacked_bars_svg
 from .forms import (
@@ -396,8 +397,8 @@ class WalletAdmin(ReadOnlyAdmin):
         20 a page, as select2 reads them."""
         wallet = self._wallet_or_404(request, object_id, move=True)
         try:
-            page = max(int(request.GET.get("page") or 1), 1)
-        except ValueError:
+            page = whole_number(request.GET.get("page") or "1", minimum=1, maximum=10_000)
+        except GrammarError:
             page = 1
         term = request.GET.get("term", "")[:100]
         found = list(refundable_charges(wallet=wallet, term=term)[(page - 1) * 20 : page * 20 + 1])

@@ -496,3 +496,13 @@ def test_a_voided_top_up_is_its_own_total_on_the_partners_statement(partner):
     assert totals["topUpVoidsCents"] == -1_050_000
     assert body["openingBalanceCents"] + sum(totals.values()) == body["closingBalanceCents"]
     assert "typed" not in str(body) and "wrong amount" not in str(body)
+
+
+@pytest.mark.parametrize("page", ["99999999999999999999", "-1", "abc", "٣"])
+def test_a_refund_search_page_out_of_reach_reads_the_first_page(client, finance, partner, page):
+    lease_accounts(partner, count=1)
+    url = reverse("admin:billing_wallet_refund_charges", args=[wallet_of(partner).pk])
+
+    response = client.get(url, {"page": page})
+
+    assert response.status_code == 200 and len(response.json()["results"]) == 1
