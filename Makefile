@@ -29,8 +29,8 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-dev
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# Production-style serving: gunicorn (threaded workers, layers_ops/gunicorn.conf.py) with
-# whitenoise for static files. Needs SECRET_KEY (and DATABASE_URL for anything but the
+# Production-style serving: gunicorn with uvicorn workers on the ASGI app
+# (layers_ops/gunicorn.conf.py, layers_ops/serving.py) and whitenoise for static files. Needs SECRET_KEY (and DATABASE_URL for anything but the
 # SQLite file).
 serve: $(VENV)/.installed
 	$(BIN)/python manage.py collectstatic --noinput -v0

@@ -6,11 +6,14 @@ Each form calls one service in ``billing.services``; every read is a selector.
 
 import datetime
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import quote, unquote
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseRedirect
+from django.db.models import Sum
+from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -18,12 +21,21 @@ from django.utils.html import format_html
 
 from layers_ops.admin_dates import CheckedDateHierarchy
 from layers_ops.csv_export import csv_response
-from layers_ops.staff.once import ONCE_FIELD, AlreadyDone, OnceRefused
+from layers_ops.grammar import GrammarError, whole_number
+from layers_ops.staff.once import ONCE_FIELD, AlreadyDone, OnceRefused, once_check
 
 from .charts import Series, balance_line_svg, stacked_bars_svg
-from .forms import AdjustmentForm, LedgerDatesForm, MoneyMovementForm, RefundForm, TopUpForm
-from .models import LEASE_CHARGE_KINDS, LedgerEntry, LedgerTransaction, Wallet
-from .money import dollars, dollars_number
+from .forms import (
+    AdjustmentForm,
+    ChargeChoiceField,
+    LedgerDatesForm,
+    MoneyMovementForm,
+    RefundForm,
+    TopUpForm,
+    VoidForm,
+)
+from .models import LEASE_CHARGE_KINDS, LedgerEntry, LedgerTransaction, TransactionKind, Wallet
+from .money import dollars, dollars_in_words, dollars_number
 from .reconciliation import check_names, reconcile
 from .selectors import (
     FINANCE_TZ,
@@ -32,13 +44,18 @@ from .selectors import (
     balance_history,
     billing_month_current,
     billing_month_parse,
+    refundable_charges,
     revenue_by_month,
     statement_for,
+    wallet_balance_cents,
     wallet_charges,
 )
 from .services import (
     AlreadyReversed,
     BillingError,
+    money_movement_check,
+    reversal_description,
+    top_up_void,
     transaction_reverse,
     wallet_adjust,
     wallet_fund,
@@ -141,7 +158,9 @@ class WalletAdmin(ReadOnlyAdmin):
             view(self.revenue_view, "revenue/", "revenue"),
             view(self.top_up_view, "<path:object_id>/top-up/", "top_up"),
             view(self.adjust_view, "<path:object_id>/adjust/", "adjust"),
+            view(self.refund_charges_view, "<path:object_id>/refund/charges/", "refund_charges"),
             view(self.refund_view, "<path:object_id>/refund/", "refund"),
+            view(self.void_view, "<path:object_id>/void/<str:transaction_id>/", "void"),
             view(self.statement_view, "<path:object_id>/statement/", "statement"),
             *super().get_urls(),
         ]
@@ -212,7 +231,9 @@ class WalletAdmin(ReadOnlyAdmin):
         self.message_user(request, str(exc), messages.WARNING)
         return HttpResponseRedirect(reverse("admin:billing_wallet_change", args=[wallet.pk]))
 
-    def _money_form(self, request, wallet, form, title, intro, submit):
+    def _money_form(self, request, wallet, form, title, intro, submit, once=""):
+        """A money form's page; ``once`` carries the token it was first drawn with (Back
+        from its confirmation), else the page draws a fresh one."""
         return self._render(
             request,
             "admin/billing/wallet/money_form.html",
@@ -220,6 +241,7 @@ class WalletAdmin(ReadOnlyAdmin):
             form=form,
             wallet=wallet,
             original=wallet,
+            once=once,
             intro=intro,
             submit_label=submit,
             media=self.media + form.media,
@@ -256,37 +278,111 @@ class WalletAdmin(ReadOnlyAdmin):
     def _record_movement(
         self, request, object_id, *, form_class, record, done, title, intro, submit
     ):
-        """A top-up or adjustment form: ``record`` (one billing service) on a valid POST."""
+        """A top-up or adjustment form: ``record`` (one billing service) on a valid POST,
+        after a confirmation page when the amount is large."""
         wallet = self._wallet_or_404(request, object_id, move=True)
         form = form_class(request.POST or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
-            try:
-                txn = record(
+            return self._confirm_then_record(
+                request,
+                form,
+                organization=wallet.organization,
+                what=submit.removeprefix("Record ").lower(),
+                record=lambda: record(
                     organization=wallet.organization,
                     amount_cents=form.amount_cents,
                     actor=request.user,
                     memo=data["reason"],
+                    description=data["description"],
                     reference=data["reference"],
                     once=request.POST.get(ONCE_FIELD, ""),
-                )
-            except AlreadyDone as exc:
-                return self._already_done(request, wallet, exc)
-            except (BillingError, OnceRefused) as exc:
-                form.add_error(None, str(exc))
-            else:
-                amount = dollars(form.amount_cents)
-                return self._done(request, wallet, txn, done.format(amount=amount))
+                ),
+                done=lambda txn: done.format(amount=dollars(form.amount_cents)),
+                form_page=lambda once="": self._money_form(
+                    request,
+                    wallet,
+                    form,
+                    title.format(organization=wallet.organization),
+                    intro,
+                    submit,
+                    once,
+                ),
+            )
         return self._money_form(
             request, wallet, form, title.format(organization=wallet.organization), intro, submit
         )
+
+    def _confirm_then_record(self, request, form, *, organization, what, record, done, form_page):
+        """The one path of every top-up and adjustment form once it is valid. An amount
+        over the ceiling is refused on the form; one above ``MONEY_CONFIRM_ABOVE_CENTS``
+        first shows a page with the amount in words and the balance it leaves, with
+        Confirm and Back. The confirmation and Back carry the form's one-time token on
+        (``layers_ops.staff.once``), so the form, its confirmation and any number of
+        Confirm clicks record one movement; ``record`` spends the token."""
+        cents = form.amount_cents
+        once = request.POST.get(ONCE_FIELD, "")
+        try:
+            money_movement_check(amount_cents=cents)
+        except BillingError as exc:
+            form.add_error("amount", str(exc))
+            return form_page()
+        if "back" in request.POST:
+            try:
+                once_check(once, user=request.user)
+            except OnceRefused:  # spent or stale: the form starts again with a fresh one
+                once = ""
+            return form_page(once)
+        if abs(cents) > settings.MONEY_CONFIRM_ABOVE_CENTS and "confirm" not in request.POST:
+            try:
+                once_check(once, user=request.user)
+            except AlreadyDone as exc:
+                return self._already_done(
+                    request, wallet_get_or_create(organization=organization), exc
+                )
+            except OnceRefused as exc:
+                form.add_error(None, str(exc))
+                return form_page()
+            balance = wallet_balance_cents(organization_id=organization.pk)
+            return self._render(
+                request,
+                "admin/billing/wallet/confirm_movement.html",
+                f"Confirm this {what} of {dollars(cents)}",
+                form=form,
+                wallet=Wallet.objects.filter(organization=organization).first(),
+                organization=organization,
+                what=what,
+                amount=dollars(cents),
+                amount_in_words=dollars_in_words(cents),
+                balance=dollars(balance),
+                new_balance=dollars(balance + cents),
+                description=form.cleaned_data["description"],
+                once=once,
+            )
+        try:
+            txn = record()
+        except AlreadyDone as exc:
+            return self._already_done(request, wallet_get_or_create(organization=organization), exc)
+        except (BillingError, OnceRefused) as exc:
+            form.add_error(None, str(exc))
+            return form_page()
+        wallet = wallet_get_or_create(organization=organization)
+        return self._done(request, wallet, txn, done(txn))
 
     def refund_view(self, request, object_id):
         """Refund a charge or renewal: its reversal, linked to it; at most once."""
         wallet = self._wallet_or_404(request, object_id, move=True)
         charges = wallet_charges(wallet=wallet)
-        initial = {"charge": request.GET.get("charge")} if request.GET.get("charge") else None
-        form = RefundForm(request.POST or None, initial=initial, charges=charges)
+        initial = None
+        chosen = charges.filter(pk=request.GET.get("charge", "")).first()
+        if chosen is not None:
+            initial = {"charge": chosen.pk, "description": reversal_description(chosen)}
+        form = RefundForm(
+            request.POST or None,
+            initial=initial,
+            charges=charges,
+            search_url=reverse("admin:billing_wallet_refund_charges", args=[wallet.pk]),
+        )
         if request.method == "POST" and form.is_valid():
             charge = form.cleaned_data["charge"]
             try:
@@ -294,6 +390,7 @@ class WalletAdmin(ReadOnlyAdmin):
                     original=charge,
                     actor=request.user,
                     memo=form.cleaned_data["reason"],
+                    description=form.cleaned_data["description"],
                     once=request.POST.get(ONCE_FIELD, ""),
                 )
             except AlreadyDone as exc:
@@ -321,45 +418,114 @@ class WalletAdmin(ReadOnlyAdmin):
             "Refund",
         )
 
+    def refund_charges_view(self, request, object_id):
+        """The refund form's search: this wallet's unrefunded charges matching ``term``,
+        20 a page, as select2 reads them."""
+        wallet = self._wallet_or_404(request, object_id, move=True)
+        try:
+            page = whole_number(request.GET.get("page") or "1", minimum=1, maximum=10_000)
+        except GrammarError:
+            page = 1
+        term = request.GET.get("term", "")[:100]
+        found = list(refundable_charges(wallet=wallet, term=term)[(page - 1) * 20 : page * 20 + 1])
+        label = ChargeChoiceField(queryset=None).label_from_instance
+        return JsonResponse(
+            {
+                "results": [{"id": txn.pk, "text": label(txn)} for txn in found[:20]],
+                "pagination": {"more": len(found) > 20},
+            }
+        )
+
+    def void_view(self, request, object_id, transaction_id):
+        """Void a mistaken top-up of this wallet: its reversal (kind ``top_up_void``),
+        linked to it; refused once the wallet spent the money, and a second time."""
+        wallet = self._wallet_or_404(request, object_id, move=True)
+        top_up = (
+            LedgerTransaction.objects.filter(
+                pk=transaction_id, kind=TransactionKind.FUNDING, entries__account=wallet
+            )
+            .annotate(wallet_cents=Sum("entries__amount_cents"))
+            .first()
+        )
+        if top_up is None:
+            raise Http404("No such top-up on this wallet.")
+        voided_by = LedgerTransaction.objects.filter(reverses=top_up).first()
+        form = VoidForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                txn = top_up_void(
+                    top_up=top_up,
+                    actor=request.user,
+                    memo=form.cleaned_data["reason"],
+                    description=form.cleaned_data["description"],
+                    once=request.POST.get(ONCE_FIELD, ""),
+                )
+            except AlreadyDone as exc:
+                return self._already_done(request, wallet, exc)
+            except AlreadyReversed:
+                form.add_error(None, f"{top_up.pk} was already voided. Nothing was changed.")
+            except (BillingError, OnceRefused) as exc:
+                form.add_error(None, str(exc))
+            else:
+                return self._done(
+                    request, wallet, txn, f"Voided the top-up of {dollars(top_up.wallet_cents)}"
+                )
+        return self._render(
+            request,
+            "admin/billing/wallet/void_form.html",
+            f"Void a top-up of {dollars(top_up.wallet_cents)} to {wallet.organization}",
+            form=form,
+            wallet=wallet,
+            original=wallet,
+            top_up=top_up,
+            voided_by=voided_by,
+            covers=wallet.balance_cents >= top_up.wallet_cents,
+            submit_label="Void this top-up",
+            media=self.media + form.media,
+        )
+
     def move_money_view(self, request):
         """Top-up or adjustment for any organization (opens a wallet if it has none)."""
         if not self._can_move(request):
             raise PermissionDenied
         form = MoneyMovementForm(request.POST or None, initial=request.GET.dict())
+
+        def form_page(once=""):
+            return self._money_form(
+                request,
+                None,
+                form,
+                "Record a top-up or adjustment",
+                "For any organization, including one with no wallet yet (one is opened). To "
+                "top up, adjust or refund one wallet, use the buttons on its page.",
+                "Record",
+                once,
+            )
+
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
-            record = wallet_fund if data["kind"] == MoneyMovementForm.TOP_UP else wallet_adjust
-            try:
-                txn = record(
+            top_up = data["kind"] == MoneyMovementForm.TOP_UP
+            record = wallet_fund if top_up else wallet_adjust
+            return self._confirm_then_record(
+                request,
+                form,
+                organization=data["organization"],
+                what="top-up" if top_up else "adjustment",
+                record=lambda: record(
                     organization=data["organization"],
                     amount_cents=form.amount_cents,
                     actor=request.user,
                     memo=data["memo"],
+                    description=data["description"],
                     reference=data["reference"],
                     once=request.POST.get(ONCE_FIELD, ""),
-                )
-            except AlreadyDone as exc:
-                wallet = wallet_get_or_create(organization=data["organization"])
-                return self._already_done(request, wallet, exc)
-            except (BillingError, OnceRefused) as exc:
-                form.add_error(None, str(exc))
-            else:
-                wallet = wallet_get_or_create(organization=data["organization"])
-                return self._done(
-                    request,
-                    wallet,
-                    txn,
-                    f"Recorded {txn.get_kind_display().lower()} of {dollars(form.amount_cents)}",
-                )
-        return self._money_form(
-            request,
-            None,
-            form,
-            "Record a top-up or adjustment",
-            "For any organization, including one with no wallet yet (one is opened). To top "
-            "up, adjust or refund one wallet, use the buttons on its page.",
-            "Record",
-        )
+                ),
+                done=lambda txn: (
+                    f"Recorded {txn.get_kind_display().lower()} of {dollars(form.amount_cents)}"
+                ),
+                form_page=form_page,
+            )
+        return form_page()
 
     def statement_view(self, request, object_id):
         """The wallet's month, on screen or (``?format=csv``) as a download. A month that
@@ -532,30 +698,91 @@ class LedgerEntryInline(admin.TabularInline):
         return False
 
 
+def _local_and_utc(moment) -> str:
+    local = moment.astimezone(FINANCE_TZ).strftime("%Y-%m-%d %H:%M:%S %Z")
+    return f"{local} ({moment.astimezone(datetime.UTC):%Y-%m-%d %H:%M:%S} UTC)"
+
+
+def _transaction_link(txn: LedgerTransaction):
+    url = reverse("admin:billing_ledgertransaction_change", args=[quote(txn.pk)])
+    when = txn.created_at.astimezone(FINANCE_TZ).strftime("%Y-%m-%d %H:%M %Z")
+    return format_html(
+        '<a href="{}">{} {}</a>, {} by {}',
+        url,
+        txn.get_kind_display(),
+        txn.pk,
+        when,
+        txn.actor_label,
+    )
+
+
 @admin.register(LedgerTransaction)
 class LedgerTransactionAdmin(CheckedDateHierarchy, ReadOnlyAdmin):
-    list_display = ["id", "kind", "memo", "actor_label", "reference", "created_at"]
+    list_display = [
+        "id",
+        "kind",
+        "memo",
+        "partner_description",
+        "actor_label",
+        "reference",
+        "created_at",
+    ]
     list_filter = ["kind"]
     search_fields = ["id", "memo", "reference", "actor_label"]
     date_hierarchy = "created_at"
     inlines = [LedgerEntryInline]
+    fields = [
+        "id",
+        "kind",
+        "when",
+        "memo",
+        "partner_description",
+        "actor_label",
+        "reference",
+        "undoes",
+        "undone_by",
+        "lease_id",
+        "period",
+    ]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("reverses")
+
+    @admin.display(description="time")
+    def when(self, obj):
+        return _local_and_utc(obj.created_at)
+
+    @admin.display(description="undoes")
+    def undoes(self, obj):
+        """A refund names the charge it gives back; a voided top-up, its top-up."""
+        return _transaction_link(obj.reverses) if obj.reverses_id else "—"
+
+    @admin.display(description="undone by")
+    def undone_by(self, obj):
+        """A refunded charge (or voided top-up) names its refund (or void)."""
+        undo = LedgerTransaction.objects.filter(reverses=obj).first()
+        return _transaction_link(undo) if undo is not None else "—"
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        """A charge or renewal not yet refunded offers "Refund this charge" to those who
-        may move money: the wallet's refund form, with this charge chosen."""
-        txn = self.get_object(request, object_id)
-        refund_url = None
+        """To those who may move money, a charge or renewal not yet refunded offers
+        "Refund this charge" (the wallet's refund form, with it chosen), and a top-up not
+        yet voided offers "Void this top-up"."""
+        txn = self.get_object(request, unquote(object_id))
+        refund_url = void_url = None
         if (
             txn is not None
-            and txn.kind in LEASE_CHARGE_KINDS
-            and request.user.has_perm("billing.move_money")
+            and txn.kind in [*LEASE_CHARGE_KINDS, TransactionKind.FUNDING]
+            and request.user.has_perm(MOVE_MONEY)
             and not LedgerTransaction.objects.filter(reverses=txn).exists()
         ):
             wallet = Wallet.objects.filter(entries__transaction=txn).first()
-            if wallet is not None:
+            if wallet is not None and txn.kind == TransactionKind.FUNDING:
+                void_url = reverse("admin:billing_wallet_void", args=[wallet.pk, txn.pk])
+            elif wallet is not None:
                 url = reverse("admin:billing_wallet_refund", args=[wallet.pk])
                 refund_url = f"{url}?charge={txn.pk}"
-        extra_context = {**(extra_context or {}), "refund_url": refund_url}
+        extra_context = {**(extra_context or {}), "refund_url": refund_url, "void_url": void_url}
         return super().change_view(request, object_id, form_url, extra_context)
 
 
@@ -737,6 +964,7 @@ LEDGER_CSV_HEADER = [
     "actor",
     "memo",
     "reference",
+    "partner_description",
 ]
 
 
@@ -761,4 +989,5 @@ def _ledger_rows(entries):
             entry.transaction.actor_label,
             entry.transaction.memo,
             entry.transaction.reference,
+            entry.transaction.partner_description,
         ]

@@ -2,6 +2,8 @@ import datetime
 from decimal import Decimal
 
 from django import forms
+from django.contrib import admin
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import NON_FIELD_ERRORS
 
 from layers_ops.dates import FIRST_TYPED_DATE, LAST_TYPED_DATE
@@ -17,10 +19,23 @@ AMOUNT = {"label": "Amount (USD)", "max_digits": 12, "decimal_places": 2}
 
 def _reason_field(help_text: str) -> forms.CharField:
     return forms.CharField(
-        label="Reason",
+        label="Internal reason (staff only)",
         max_length=500,
         widget=forms.TextInput(attrs={"size": 60}),
-        help_text=help_text,
+        help_text=help_text + " Staff only: the partner never sees it.",
+    )
+
+
+def _description_field(initial: str, when_empty: str) -> forms.CharField:
+    """What the partner reads for the movement, prefilled with a neutral text."""
+    return forms.CharField(
+        label="Partner sees",
+        max_length=500,
+        required=False,
+        initial=initial,
+        widget=forms.TextInput(attrs={"size": 60}),
+        help_text="The partner reads this, word for word, in their API ledger and "
+        f"statements. Left empty: {when_empty}.",
     )
 
 
@@ -46,7 +61,12 @@ class MoneyMovementForm(forms.Form):
         **AMOUNT, help_text="A top-up is positive. An adjustment may be negative (a debit)."
     )
     memo = forms.CharField(
-        label="Reason", max_length=500, help_text="Why. Shown in the ledger and on statements."
+        label="Internal reason (staff only)",
+        max_length=500,
+        help_text="Why. Shown to staff in the ledger; the partner never sees it.",
+    )
+    description = _description_field(
+        "", "'Wallet top-up' for a top-up, 'Account credit' or 'Account debit' for an adjustment"
     )
     reference = forms.CharField(
         max_length=100, required=False, help_text="E.g. the wire or invoice number."
@@ -75,6 +95,7 @@ class TopUpForm(forms.Form):
 
     amount = AmountField(**AMOUNT, min_value=Decimal("0.01"))
     reason = _reason_field("Why, e.g. 'Wire received 2026-11-24'. Shown in the ledger.")
+    description = _description_field("Wallet top-up", "'Wallet top-up'")
     reference = forms.CharField(
         max_length=100, required=False, help_text="The wire or invoice number."
     )
@@ -92,7 +113,10 @@ class AdjustmentForm(forms.Form):
     amount = AmountField(
         **AMOUNT, help_text="Positive credits the wallet; negative (e.g. -25.00) debits it."
     )
-    reason = _reason_field("Why the wallet is corrected. Shown in the ledger and on statements.")
+    reason = _reason_field("Why the wallet is corrected. Shown in the ledger.")
+    description = _description_field(
+        "Account adjustment", "'Account credit' or 'Account debit', by the amount's sign"
+    )
     reference = forms.CharField(max_length=100, required=False, help_text="E.g. a ticket number.")
 
     def clean_amount(self):
@@ -115,22 +139,48 @@ class ChargeChoiceField(forms.ModelChoiceField):
         )
 
 
+class ChargeSearch(AutocompleteSelect):
+    """A select2 search box (the admin's own autocomplete) that asks ``url`` for
+    charges, so the page never lists every charge of a wallet."""
+
+    def __init__(self, url: str, attrs=None):
+        reverses = LedgerTransaction._meta.get_field("reverses")
+        super().__init__(reverses, admin.site, attrs={"style": "width: 760px", **(attrs or {})})
+        self.url = url
+
+    def get_url(self):
+        return self.url
+
+
 class RefundForm(forms.Form):
-    """Give back a charge or renewal: its reversal, chosen from the wallet's charges."""
+    """Give back a charge or renewal: its reversal, chosen by searching the wallet's
+    charges not yet refunded."""
 
     required_css_class = "required"
 
     charge = ChargeChoiceField(
         queryset=LedgerTransaction.objects.none(),
-        empty_label="Choose a charge or renewal",
-        widget=forms.Select(attrs={"style": "max-width: 760px"}),
-        help_text="Charges and renewals of this wallet, newest first.",
+        help_text="Type a handle (e.g. @brew), a request or account id, or a transaction "
+        "id: this wallet's charges and renewals not yet refunded, newest first.",
     )
-    reason = _reason_field("Why the partner gets this back. Shown in the ledger and statement.")
+    reason = _reason_field("Why the partner gets this back. Shown in the ledger.")
+    description = _description_field("", "'Refund: ' and what the partner saw for the charge")
 
-    def __init__(self, *args, charges, **kwargs):
+    def __init__(self, *args, charges, search_url: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["charge"].queryset = charges
+        self.fields["charge"].widget = ChargeSearch(search_url)
+        self.fields["charge"].widget.choices = self.fields["charge"].choices
+        self.fields["charge"].widget.is_required = True
+
+
+class VoidForm(forms.Form):
+    """Void a mistaken top-up: its reversal, linked to it."""
+
+    required_css_class = "required"
+
+    reason = _reason_field("Why the top-up is voided, e.g. 'Entered $10,500 for $105'.")
+    description = _description_field("Top-up voided", "'Top-up voided'")
 
 
 class LedgerDatesForm(forms.Form):

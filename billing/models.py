@@ -96,6 +96,12 @@ class TransactionKind(models.TextChoices):
     RENEWAL = "renewal", "Lease renewal"
     ADJUSTMENT = "adjustment", "Adjustment"
     REVERSAL = "reversal", "Reversal"
+    TOP_UP_VOID = "top_up_void", "Voided top-up"
+
+
+# Kinds that undo another transaction, linked to it by ``reverses``: a reversal (a
+# refunded charge, an undone adjustment) or a voided top-up. Neither is undone again.
+UNDOING_KINDS = [TransactionKind.REVERSAL, TransactionKind.TOP_UP_VOID]
 
 
 # Charges for a lease month: at most one transaction per (lease, period).
@@ -105,7 +111,16 @@ LEASE_CHARGE_KINDS = [TransactionKind.CHARGE, TransactionKind.RENEWAL]
 class LedgerTransaction(models.Model):
     id = models.CharField(primary_key=True, max_length=30, default=new_transaction_id)
     kind = models.CharField(max_length=16, choices=TransactionKind.choices)
-    memo = models.CharField(max_length=500, blank=True)
+    memo = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="The internal reason, for staff only; partners never see it.",
+    )
+    partner_description = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="What the partner sees for this movement (API ledger, partner statements).",
+    )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
     )
@@ -150,8 +165,12 @@ class LedgerTransaction(models.Model):
                 name="one_charge_per_lease_period",
             ),
             models.CheckConstraint(
-                condition=Q(kind=TransactionKind.REVERSAL) | Q(reverses__isnull=True),
+                condition=Q(kind__in=UNDOING_KINDS) | Q(reverses__isnull=True),
                 name="only_reversals_reverse",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind=TransactionKind.TOP_UP_VOID) | Q(reverses__isnull=False),
+                name="top_up_void_names_its_top_up",
             ),
         ]
         indexes = [models.Index(fields=["lease_id"], name="ledger_transaction_lease")]

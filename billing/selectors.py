@@ -110,6 +110,7 @@ def billing_month_parse(raw: str, *, now: datetime | None = None) -> tuple[int, 
 # The statement's sections, in the order finance reads them: kind -> heading.
 STATEMENT_SECTIONS = {
     TransactionKind.FUNDING: "Top-ups",
+    TransactionKind.TOP_UP_VOID: "Voided top-ups",
     TransactionKind.CHARGE: "First-month charges",
     TransactionKind.RENEWAL: "Renewals",
     TransactionKind.REVERSAL: "Refunds (reversals)",
@@ -125,11 +126,9 @@ def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
 
 
 def partner_visible_memo(transaction: LedgerTransaction) -> str:
-    """The text a partner reads for a ledger transaction (the API's ledger and statements).
-
-    Today it is the memo finance typed; this is the one place to switch when transactions
-    carry a partner-facing description apart from the internal reason."""
-    return transaction.memo
+    """The text a partner reads for a ledger transaction (the API's ledger and statements):
+    its partner-facing description, never ``memo``, finance's internal reason."""
+    return transaction.partner_description
 
 
 @dataclass(frozen=True)
@@ -144,6 +143,7 @@ class StatementLine:
     balance_after_cents: int
     # The wallet entry itself (its transaction loaded), for the partner's API.
     entry: LedgerEntry = field(repr=False, compare=False)
+    description: str = ""  # what the partner reads; ``memo`` is the internal reason
 
 
 @dataclass(frozen=True)
@@ -229,6 +229,7 @@ def statement_for(*, organization: Organization, year: int, month: int) -> State
                 amount_cents=entry.amount_cents,
                 balance_after_cents=entry.balance_after_cents,
                 entry=entry,
+                description=txn.partner_description,
             )
         )
     return Statement(
@@ -308,6 +309,19 @@ def balance_history(*, wallet: LedgerAccount, limit: int = 500) -> list[tuple[da
     )
     rows.reverse()
     return rows
+
+
+def refundable_charges(*, wallet: LedgerAccount, term: str = "") -> QuerySet[LedgerTransaction]:
+    """The wallet's charges and renewals not yet refunded, newest first, whose id,
+    memo (e.g. ``@handle``) or reference contains ``term``: what the refund form's
+    search offers."""
+    charges = wallet_charges(wallet=wallet).filter(is_reversed=False)
+    term = term.strip()
+    if term:
+        charges = charges.filter(
+            Q(pk__icontains=term) | Q(memo__icontains=term) | Q(reference__icontains=term)
+        )
+    return charges
 
 
 def wallet_charges(*, wallet: LedgerAccount) -> QuerySet[LedgerTransaction]:

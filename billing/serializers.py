@@ -53,11 +53,15 @@ class LedgerEntryOut(serializers.Serializer):
         source="amount_cents", help_text="Into (+) or out of (-) your wallet."
     )
     balanceAfterCents = serializers.IntegerField(source="balance_after_cents")
-    memo = PartnerMemoField()
+    memo = PartnerMemoField(
+        help_text="What the movement is, as Layers describes it to you, e.g. "
+        "'Renewal @handle, month 2', 'Wallet top-up', 'Refund: Lease @handle, first month'."
+    )
     reference = serializers.CharField(
         source="transaction.reference",
         help_text="What it is for: the leased account (sa_) for a renewal, the request for "
-        "a first month, the wire or invoice number for a top-up.",
+        "a first month, the wire or invoice number for a top-up, the transaction (txn_) a "
+        "refund or voided top-up undoes.",
     )
     createdAt = Timestamp(source="created_at")
 
@@ -69,6 +73,9 @@ class LedgerEntryPage(serializers.Serializer):
 
 class StatementTotalsOut(serializers.Serializer):
     topUpsCents = serializers.IntegerField(help_text="Money received (funding).")
+    topUpVoidsCents = serializers.IntegerField(
+        help_text="Top-ups recorded by mistake and taken back (negative)."
+    )
     chargesCents = serializers.IntegerField(help_text="First months of leases (negative).")
     renewalsCents = serializers.IntegerField(help_text="Later months of leases (negative).")
     refundsCents = serializers.IntegerField(help_text="Reversals: charges given back.")
@@ -91,7 +98,7 @@ class WalletStatementOut(serializers.Serializer):
     closingBalanceCents = serializers.IntegerField(
         source="closing_cents",
         help_text="The balance at the month's end (so far, for this month): the opening "
-        "balance plus the five totals.",
+        "balance plus the six totals.",
     )
     totals = serializers.SerializerMethodField()
     entries = serializers.SerializerMethodField()
@@ -100,6 +107,7 @@ class WalletStatementOut(serializers.Serializer):
     def get_totals(self, statement):
         return {
             "topUpsCents": statement.total_cents(TransactionKind.FUNDING),
+            "topUpVoidsCents": statement.total_cents(TransactionKind.TOP_UP_VOID),
             "chargesCents": statement.total_cents(TransactionKind.CHARGE),
             "renewalsCents": statement.total_cents(TransactionKind.RENEWAL),
             "refundsCents": statement.total_cents(TransactionKind.REVERSAL),

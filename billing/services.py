@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, Q, Value, When
 
@@ -25,6 +26,7 @@ from layers_ops.staff.once import once_take
 
 from .models import (
     LEASE_CHARGE_KINDS,
+    UNDOING_KINDS,
     AccountKind,
     LedgerAccount,
     LedgerEntry,
@@ -52,8 +54,65 @@ class InsufficientFunds(BillingError):
         )
 
 
+class TopUpSpent(InsufficientFunds):
+    """A top-up cannot be voided once the wallet no longer holds its money."""
+
+    def __init__(self, *, balance_cents: int, needed_cents: int):
+        super().__init__(balance_cents=balance_cents, needed_cents=needed_cents)
+        self.args = (
+            f"The wallet holds {dollars(balance_cents)}, less than this top-up of "
+            f"{dollars(needed_cents)}: part of it was already spent, so it cannot be voided. "
+            "Nothing was changed; record an adjustment for what can be taken back.",
+        )
+
+
 class AlreadyReversed(BillingError):
     pass
+
+
+class AmountOverCeiling(BillingError):
+    def __init__(self, *, amount_cents: int, ceiling_cents: int):
+        self.amount_cents = amount_cents
+        self.ceiling_cents = ceiling_cents
+        super().__init__(
+            f"{dollars(amount_cents)} is more than one money movement may be: at most "
+            f"{dollars(ceiling_cents)} (MONEY_MOVEMENT_MAX_CENTS). Check the amount; split a "
+            "real one this large into several."
+        )
+
+
+# A balance is a PostgreSQL bigint: past these a write would fail deep in the database.
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+
+# What partners read for a movement when finance gives no description of its own. Never
+# the internal reason (``memo``).
+TOP_UP_DESCRIPTION = "Wallet top-up"
+TOP_UP_VOID_DESCRIPTION = "Top-up voided"
+ADJUSTMENT_DESCRIPTION = "Account adjustment"
+
+
+def adjustment_description(amount_cents: int) -> str:
+    return "Account credit" if amount_cents > 0 else "Account debit"
+
+
+def reversal_description(original: LedgerTransaction) -> str:
+    """``Refund: Lease @handle, month 2`` for a charge; ``Reversal: …`` otherwise."""
+    what = original.partner_description or original.get_kind_display()
+    if original.kind in LEASE_CHARGE_KINDS:
+        return f"Refund: {what}"
+    if original.kind == TransactionKind.FUNDING:
+        return TOP_UP_VOID_DESCRIPTION
+    return f"Reversal: {what}"
+
+
+def money_movement_check(*, amount_cents: int) -> None:
+    """The ceiling on one top-up, adjustment or charge (``MONEY_MOVEMENT_MAX_CENTS``), up
+    or down. Every new movement passes here (``_post`` and ``lease_charges_post``); the
+    console also asks it before showing a confirmation. Undoing an existing movement
+    (a refund, a void) is not capped: it only puts back what was moved."""
+    ceiling = settings.MONEY_MOVEMENT_MAX_CENTS
+    if abs(amount_cents) > ceiling:
+        raise AmountOverCeiling(amount_cents=amount_cents, ceiling_cents=ceiling)
 
 
 def wallet_get_or_create(*, organization: Organization) -> Wallet:
@@ -78,18 +137,24 @@ def _post(
     legs: list[tuple[LedgerAccount, int]],
     actor=None,
     memo: str = "",
+    description: str = "",
     reference: str = "",
-    dedupe_key: str | None = None,
     **links,
 ) -> LedgerTransaction:
     """Write one balanced transaction. Call inside ``transaction.atomic()``.
 
-    ``links`` are what the transaction is about: ``reverses``, ``lease_id``, ``period``.
+    ``memo`` is the internal reason, ``description`` what the partner reads. ``links``
+    are what the transaction is about: ``reverses``, ``lease_id``, ``period``. A new
+    movement is held to the ceiling; one that undoes another (``reverses``) is not. A
+    form submitted twice is stopped before this, by its one-time token
+    (``layers_ops.staff.once``).
     """
     if sum(amount for _, amount in legs) != 0:
         raise BillingError("A ledger transaction must sum to zero.")
     if any(amount == 0 for _, amount in legs):
         raise BillingError("A ledger entry cannot be zero.")
+    if links.get("reverses") is None:
+        money_movement_check(amount_cents=max(abs(amount) for _, amount in legs))
     locked = {
         account.pk: account
         for account in LedgerAccount.objects.select_for_update()
@@ -98,13 +163,22 @@ def _post(
     }
     for account, amount in legs:
         current = locked[account.pk]
-        if current.kind == AccountKind.WALLET and current.balance_cents + amount < 0:
+        after = current.balance_cents + amount
+        if current.kind == AccountKind.WALLET and after < 0:
+            if kind == TransactionKind.TOP_UP_VOID:
+                raise TopUpSpent(balance_cents=current.balance_cents, needed_cents=-amount)
             raise InsufficientFunds(balance_cents=current.balance_cents, needed_cents=-amount)
+        if not BIGINT_MIN <= after <= BIGINT_MAX:
+            raise BillingError(
+                f"This would take the balance of {current} past what the ledger can hold "
+                f"(it is {dollars(current.balance_cents)}). Nothing was changed; void or "
+                "reverse the movement that brought it there."
+            )
     txn = LedgerTransaction.objects.create(
         kind=kind,
         memo=memo,
+        partner_description=description,
         reference=reference,
-        dedupe_key=dedupe_key,
         **links,
         **_actor_fields(actor),
     )
@@ -136,11 +210,14 @@ def wallet_fund(
     amount_cents: int,
     actor=None,
     memo: str = "",
+    description: str = "",
     reference: str = "",
     once: str | None = None,
 ) -> LedgerTransaction:
-    """Money received from a partner: the wallet goes up, funding goes down. ``once``:
-    the form's one-time token (``layers_ops.staff.once``), so a page records it once."""
+    """Money received from a partner: the wallet goes up, funding goes down. ``memo`` is
+    the internal reason; the partner reads ``description`` (default "Wallet top-up").
+    ``once``: the form's one-time token (``layers_ops.staff.once``), so a page records
+    it once."""
     ticket = once_take(once, user=actor)
     if amount_cents <= 0:
         raise BillingError("A top-up must be a positive number of cents.")
@@ -149,7 +226,8 @@ def wallet_fund(
         kind=TransactionKind.FUNDING,
         legs=[(wallet, amount_cents), (_system_account(AccountKind.FUNDING), -amount_cents)],
         actor=actor,
-        memo=memo or "Wallet top-up",
+        memo=memo.strip() or "Wallet top-up",
+        description=description.strip() or TOP_UP_DESCRIPTION,
         reference=reference or wallet.organization_id,
     )
     ticket.done(f"a top-up of {dollars(amount_cents)} recorded (transaction {txn.pk})")
@@ -163,11 +241,13 @@ def wallet_adjust(
     amount_cents: int,
     actor,
     memo: str,
+    description: str = "",
     reference: str = "",
     once: str | None = None,
 ) -> LedgerTransaction:
-    """A finance correction, up (credit) or down (debit); never below zero. Needs a reason.
-    ``once`` as for ``wallet_fund``."""
+    """A finance correction, up (credit) or down (debit); never below zero. Needs an
+    internal reason (``memo``); the partner reads ``description`` (default "Account
+    credit" or "Account debit"). ``once`` as for ``wallet_fund``."""
     ticket = once_take(once, user=actor)
     if amount_cents == 0:
         raise BillingError("An adjustment cannot be zero.")
@@ -179,6 +259,7 @@ def wallet_adjust(
         legs=[(wallet, amount_cents), (_system_account(AccountKind.ADJUSTMENTS), -amount_cents)],
         actor=actor,
         memo=memo.strip(),
+        description=description.strip() or adjustment_description(amount_cents),
         reference=reference or wallet.organization_id,
     )
     ticket.done(f"an adjustment of {dollars(amount_cents)} recorded (transaction {txn.pk})")
@@ -197,7 +278,7 @@ class LeaseCharge:
     lease_id: int
     period: int  # 0 is the first month (charged on assignment), then renewals
     amount_cents: int
-    memo: str = ""
+    memo: str = ""  # also what the partner reads: the service writes it, nobody types it
     reference: str = ""
 
     @property
@@ -236,6 +317,7 @@ def lease_charges_post(
     for charge in charges:
         if charge.amount_cents <= 0:
             raise BillingError("A lease charge must be a positive number of cents.")
+        money_movement_check(amount_cents=charge.amount_cents)
     # Looked up by the unique dedupe key alone: with the kind in the filter too,
     # PostgreSQL walks the whole partial (lease, period) index instead (200 ms vs 4 ms
     # for 1,000 keys against 300,000 charges).
@@ -290,6 +372,7 @@ def lease_charges_post(
         LedgerTransaction(
             kind=charge.kind,
             memo=charge.memo or _default_charge_memo(charge),
+            partner_description=charge.memo or _default_charge_memo(charge),
             reference=charge.reference,
             dedupe_key=charge.dedupe_key,
             lease_id=charge.lease_id,
@@ -376,32 +459,69 @@ def renewal_charge(
 
 @transaction.atomic
 def transaction_reverse(
-    *, original: LedgerTransaction, actor, memo: str, once: str | None = None
+    *,
+    original: LedgerTransaction,
+    actor,
+    memo: str,
+    description: str = "",
+    once: str | None = None,
 ) -> LedgerTransaction:
-    """Undo a transaction with its mirror image, linked to it. A reversed charge is a
-    refund to the wallet. A transaction is reversed at most once; a reversal is final.
-    ``once`` as for ``wallet_fund``."""
+    """Undo a transaction with its mirror image, linked to it (``reverses``) and naming
+    it as its reference. A reversed charge is a refund to the wallet; a reversed top-up
+    is a voided top-up (kind ``top_up_void``), possible only while the wallet still
+    holds the money (``TopUpSpent``). A transaction is reversed at most once; a reversal
+    or void is final. ``memo`` is the internal reason; the partner reads
+    ``description`` (default e.g. "Refund: Lease @handle, month 2"). ``once`` as for
+    ``wallet_fund``."""
     ticket = once_take(once, user=actor)
     if not memo.strip():
         raise BillingError("Say why: a reversal needs a memo.")
     original = LedgerTransaction.objects.select_for_update().get(pk=original.pk)
-    if original.kind == TransactionKind.REVERSAL:
-        raise BillingError("A reversal cannot itself be reversed; record an adjustment.")
+    if original.kind in UNDOING_KINDS:
+        raise BillingError(
+            f"A {original.get_kind_display().lower()} cannot itself be undone; record an "
+            "adjustment."
+        )
     if LedgerTransaction.objects.filter(reverses=original).exists():
         raise AlreadyReversed(f"Transaction {original.pk} was already reversed.")
     legs = [(entry.account, -entry.amount_cents) for entry in original.entries.all()]
+    kind = (
+        TransactionKind.TOP_UP_VOID
+        if original.kind == TransactionKind.FUNDING
+        else TransactionKind.REVERSAL
+    )
     txn = _post(
-        kind=TransactionKind.REVERSAL,
+        kind=kind,
         legs=legs,
         actor=actor,
         memo=memo.strip(),
-        reference=original.reference or original.pk,
+        description=description.strip() or reversal_description(original),
+        reference=original.pk,
         reverses=original,
         lease_id=original.lease_id,
         period=original.period,
     )
-    ticket.done(f"{original.pk} refunded (transaction {txn.pk})")
+    undone = "voided" if kind == TransactionKind.TOP_UP_VOID else "refunded"
+    ticket.done(f"{original.pk} {undone} (transaction {txn.pk})")
     return txn
+
+
+def top_up_void(
+    *,
+    top_up: LedgerTransaction,
+    actor,
+    memo: str,
+    description: str = "",
+    once: str | None = None,
+):
+    """Void a mistaken top-up: ``transaction_reverse`` of a funding transaction, which
+    refuses once the wallet spent any of it and refuses a second void. ``once`` as for
+    ``wallet_fund``."""
+    if top_up.kind != TransactionKind.FUNDING:
+        raise BillingError(f"{top_up.pk} is not a top-up; only a top-up can be voided.")
+    return transaction_reverse(
+        original=top_up, actor=actor, memo=memo, description=description, once=once
+    )
 
 
 @dataclass(frozen=True)

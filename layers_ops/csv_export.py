@@ -4,13 +4,16 @@ A text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
 formula to Excel, LibreOffice and Google Sheets (CSV injection), so it is written with a
 leading apostrophe, which they show as text. Numbers are written as numbers. Every
 export (ledger, statements, intake reports) goes through ``csv_response`` or
-``safe_writer``; the response streams, so a large export never sits in memory.
+``safe_writer``; the response streams, so a large export never sits in memory (under
+WSGI and ASGI alike).
 """
 
 import csv
 from collections.abc import Iterable
 from decimal import Decimal
+from itertools import islice
 
+from asgiref.sync import sync_to_async
 from django.http import StreamingHttpResponse
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -61,8 +64,24 @@ def csv_rows(header: Iterable, rows: Iterable[Iterable]) -> Iterable[str]:
         yield writer.writerow(row)
 
 
+# Lines handed to the ASGI server at a time.
+ASGI_BATCH = 500
+
+
+class CsvStreamingResponse(StreamingHttpResponse):
+    """Streams under ASGI too: Django's ASGI handler would read a sync iterator whole into
+    memory before sending a byte; this one is read in batches in the request's thread (the
+    thread its database cursor lives in)."""
+
+    async def __aiter__(self):
+        lines = iter(self.streaming_content)
+        next_batch = sync_to_async(lambda: list(islice(lines, ASGI_BATCH)), thread_sensitive=True)
+        while batch := await next_batch():
+            yield b"".join(batch)
+
+
 def csv_response(filename: str, header: Iterable, rows: Iterable[Iterable]):
     """A streamed CSV download; ``rows`` is consumed lazily (pass a generator)."""
-    response = StreamingHttpResponse(csv_rows(header, rows), content_type="text/csv")
+    response = CsvStreamingResponse(csv_rows(header, rows), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -4,6 +4,7 @@ Every value comes from the environment (django-environ) with a default that is s
 developer's machine. Production (DEBUG off) refuses to start without a real SECRET_KEY.
 """
 
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -99,6 +100,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"transaction_mode": "IMMEDIATE", "timeout": 20}
     )
+elif env.bool("DATABASE_POOL", default=False):
+    # A psycopg pool per process (asgi.py turns it on: under ASGI every request runs in a
+    # thread of its own, so connections kept per thread would leak). At most
+    # DATABASE_POOL_SIZE connections per process; a request waits up to 30 s for one.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Each connection is checked as it leaves the pool: a database restart fails no request.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2,
+        "max_size": env.int("DATABASE_POOL_SIZE", default=10),
+        "timeout": 30,
+    }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0 if DEBUG else 60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -191,6 +204,30 @@ RENEWAL_GRACE_DAYS = env.int("RENEWAL_GRACE_DAYS", default=3)
 if RENEWAL_GRACE_DAYS < 0:
     raise ImproperlyConfigured("RENEWAL_GRACE_DAYS cannot be negative.")
 IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
+# The most one top-up, adjustment or charge may move, in US cents ($1,000,000); checked
+# by billing.services for every path (console, command line, code).
+MONEY_MOVEMENT_MAX_CENTS = env.int("MONEY_MOVEMENT_MAX_CENTS", default=100_000_000)
+if not 0 < MONEY_MOVEMENT_MAX_CENTS < 2**62:
+    raise ImproperlyConfigured("MONEY_MOVEMENT_MAX_CENTS must be a positive number of cents.")
+# The console asks for a confirmation, with the amount in words, above this ($10,000).
+MONEY_CONFIRM_ABOVE_CENTS = env.int("MONEY_CONFIRM_ABOVE_CENTS", default=1_000_000)
+
+# CSV intake through the admin. Uploads over INTAKE_MAX_UPLOAD_MB are refused before they
+# are read (the upload handler stops at the limit); a preview that can be confirmed keeps
+# its file in INTAKE_UPLOAD_DIR (shared by every web worker of a deployment) until it is
+# confirmed or INTAKE_UPLOAD_TTL_MINUTES pass (purge_intake_uploads deletes it then).
+INTAKE_MAX_UPLOAD_MB = env.int("INTAKE_MAX_UPLOAD_MB", default=20)
+if INTAKE_MAX_UPLOAD_MB < 1:
+    raise ImproperlyConfigured("INTAKE_MAX_UPLOAD_MB must be at least 1.")
+INTAKE_UPLOAD_DIR = env.str(
+    "INTAKE_UPLOAD_DIR", default=str(Path(tempfile.gettempdir()) / "layers-intake")
+)
+INTAKE_UPLOAD_TTL_MINUTES = env.int("INTAKE_UPLOAD_TTL_MINUTES", default=60)
+FILE_UPLOAD_HANDLERS = [
+    "leasing.intake_uploads.IntakeUploadLimit",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["layers_ops.api.authentication.ApiKeyAuthentication"],

@@ -36,22 +36,30 @@ def fit_gaps(*, pool_language: str, follower_geos, lease_request) -> list[str]:
     return gaps
 
 
+def followers_fit(lease_request) -> Q:
+    """Accounts with followers in at least one asked country (all, when none is asked)."""
+    anywhere = Q()
+    for code in sorted({str(code).upper() for code in lease_request.geo or []}):
+        anywhere |= Q(follower_geos__contains=[code])
+    return anywhere
+
+
+def speaking_pools(lease_request, pools: dict) -> dict:
+    """Those of ``pools`` whose language fits the request's."""
+    return {
+        pk: pool
+        for pk, pool in pools.items()
+        if language_fits(pool.language, lease_request.language)
+    }
+
+
 def supply_counts(lease_request) -> tuple[int, int]:
     """(ready accounts tagged with the request's vertical, those of them that fit its
     language and geo): one scan of the vertical's ready accounts, two counts."""
     pools = fitting_pools(lease_request)
     if not pools:
         return 0, 0
-    speaking = [
-        pk for pk, pool in pools.items() if language_fits(pool.language, lease_request.language)
-    ]
-    fit = Q(pool_id__in=speaking)
-    geos = sorted({str(code).upper() for code in lease_request.geo or []})
-    if geos:
-        anywhere = Q()
-        for code in geos:
-            anywhere |= Q(follower_geos__contains=[code])
-        fit &= anywhere
+    fit = Q(pool_id__in=list(speaking_pools(lease_request, pools))) & followers_fit(lease_request)
     counts = SocialAccount.objects.filter(
         state=AccountState.READY, pool_id__in=list(pools)
     ).aggregate(ready=Count("pk"), fitting=Count("pk", filter=fit))

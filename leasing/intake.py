@@ -24,15 +24,26 @@ What a row does:
 A file with any refused row changes nothing (not even the pool) unless ``skip_invalid``;
 then the good rows are written and the refused ones reported. Writes are bulk (batches,
 one transaction), so 100,000 rows take seconds, not a save per row.
+
+Rows are streamed: the file is read, checked, looked up and written ``CHUNK_ROWS`` at a
+time inside the one transaction, so memory grows with the handles seen (to find
+duplicates) and the refused rows, not with the file. The report keeps counts and the
+first ``listed`` added and updated rows.
+
+Locks: the pool row first (created if new; a concurrent import creating the same pool
+waits for it and then uses it), then each chunk's known accounts in pk order.
 """
 
 import csv
 import io
+import itertools
 import json
 import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, connection, connections, transaction
+from django.db import IntegrityError, OperationalError, connection, connections, transaction
 from django.utils import timezone
 
 from layers_ops.grammar import GrammarError, whole_number
@@ -59,6 +70,8 @@ UNTOUCHABLE = {
 }
 PLATFORM = "tiktok"
 WRITE_BATCH = 2000
+CHUNK_ROWS = 20_000  # rows read, checked, looked up and written at a time
+SHOWN_CHARS = 60  # a refused cell is quoted at most this long in reports
 
 
 class IntakeError(Exception):
@@ -108,16 +121,18 @@ class ImportReport:
     pool_created: bool
     state: str
     skip_invalid: bool
-    added: list[Added] = field(default_factory=list)
-    updated: list[Updated] = field(default_factory=list)
-    refused: list[Refusal] = field(default_factory=list)
+    added: list[Added] = field(default_factory=list)  # the first ``listed``
+    updated: list[Updated] = field(default_factory=list)  # the first ``listed``
+    refused: list[Refusal] = field(default_factory=list)  # all of them
+    added_count: int = 0
+    updated_count: int = 0
     written: bool = False
     record: AccountImport | None = None
 
     @property
     def importable(self) -> int:
         """Rows that are (or would be) written: added plus updated."""
-        return len(self.added) + len(self.updated)
+        return self.added_count + self.updated_count
 
     @property
     def refused_whole_file(self) -> bool:
@@ -129,14 +144,20 @@ class ImportReport:
 
 
 def rows_read(text: str) -> list[IntakeRow]:
-    """The rows of a CSV text, with their line numbers; the header is checked here."""
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    reader = csv.reader(io.StringIO(text, newline=""))
+    """The rows of a CSV text (see ``rows_iter``), all at once: for small files and tests."""
+    return list(rows_iter(io.StringIO(text, newline="")))
+
+
+def rows_iter(lines: Iterable[str]) -> Iterator[IntakeRow]:
+    """The rows of a CSV read line by line (a text file opened with ``newline=""``), with
+    their line numbers; the header is checked here. Raises ``IntakeError`` for a file that
+    is not CSV, not UTF-8 or has no proper header, when the iteration reaches it."""
+    reader = csv.reader(lines)
     index = None
-    rows = []
     try:
         for record in reader:
+            if index is None and record and record[0].startswith("\ufeff"):
+                record[0] = record[0][1:]
             if not any(cell.strip() for cell in record):
                 continue
             if index is None:
@@ -145,20 +166,28 @@ def rows_read(text: str) -> list[IntakeRow]:
             cells = {
                 name: record[i].strip() if i < len(record) else "" for name, i in index.items()
             }
-            rows.append(
-                IntakeRow(
-                    line=reader.line_num,
-                    handle=cells["handle"],
-                    followers=cells["followers"],
-                    geo=cells.get("geo", ""),
-                    extra_cells=any(cell.strip() for cell in record[len(index) :]),
-                )
+            yield IntakeRow(
+                line=reader.line_num,
+                handle=cells["handle"],
+                followers=cells["followers"],
+                geo=cells.get("geo", ""),
+                extra_cells=any(cell.strip() for cell in record[len(index) :]),
             )
     except csv.Error as exc:
         raise IntakeError(f"Line {reader.line_num} cannot be read as CSV: {exc}.") from None
+    except UnicodeDecodeError:
+        raise IntakeError(
+            f"The file is not UTF-8 text (after line {reader.line_num}): save it as CSV UTF-8."
+        ) from None
     if index is None:
         raise IntakeError("The file is empty: it needs a header row, handle,followers[,geo].")
-    return rows
+
+
+def shown(raw: str, limit: int = SHOWN_CHARS) -> str:
+    """A cell as reports show and store it: NUL (which PostgreSQL text cannot hold) as
+    U+FFFD, and at most ``limit`` characters."""
+    text = raw.replace("\x00", "\ufffd")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _header_index(record: list[str]) -> dict[str, int]:
@@ -169,17 +198,17 @@ def _header_index(record: list[str]) -> dict[str, int]:
     if missing:
         raise IntakeError(
             "The first line must be a header naming the columns handle,followers[,geo]; "
-            f"it reads {','.join(record)!r}."
+            f"it reads {shown(','.join(record), 200)!r}."
         )
     unknown = [name for name in names if name not in COLUMNS]
     if unknown:
         raise IntakeError(
-            f"Unknown column(s) {', '.join(repr(n) for n in unknown)}: the columns are "
+            f"Unknown column(s) {', '.join(repr(shown(n)) for n in unknown[:5])}: the columns are "
             "handle, followers and geo."
         )
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
-        raise IntakeError(f"Column(s) named twice: {', '.join(repeated)}.")
+        raise IntakeError(f"Column(s) named twice: {', '.join(shown(n) for n in repeated)}.")
     return {name: i for i, name in enumerate(names)}
 
 
@@ -205,11 +234,14 @@ def handle_clean(raw: str) -> str:
 def followers_clean(raw: str) -> int:
     if not raw:
         raise RowRefused("missing followers")
+    if len(raw.lstrip("+-").lstrip("0")) > len(str(FOLLOWERS_MAX)):
+        # before int(): Python refuses to convert more than 4,300 digits
+        raise RowRefused(f"followers too large ({shown(raw)})")
     try:
         followers = whole_number(raw, signed=True)
     except GrammarError:
         raise RowRefused(
-            f"followers must be a whole number (digits 0-9, no leading zeros), not {raw[:40]!r}"
+            f"followers must be a whole number (digits 0-9, no leading zeros), not {shown(raw)!r}"
         ) from None
     if followers < 0:
         raise RowRefused(f"followers cannot be negative ({raw})")
@@ -227,9 +259,9 @@ def geos_clean(raw: str) -> list[str]:
         try:
             codes.append(country_code_check(part))
         except InvalidValue:
-            unknown.append(part)
+            unknown.append(shown(part))
     if unknown:
-        names = ", ".join(repr(code) for code in unknown)
+        names = ", ".join(repr(code) for code in unknown[:5]) + (" …" if len(unknown) > 5 else "")
         raise RowRefused(f"unknown country code{'s' if len(unknown) > 1 else ''} {names}")
     return list(dict.fromkeys(codes))
 
@@ -242,9 +274,11 @@ class _Clean:
     geos: list[str]
 
 
-def _rows_check(rows: list[IntakeRow]) -> tuple[list[_Clean], list[Refusal]]:
+def _rows_check(
+    rows: list[IntakeRow], first_line: dict[str, int]
+) -> tuple[list[_Clean], list[Refusal]]:
+    """Checks a chunk of rows; ``first_line`` holds every handle seen so far in the file."""
     clean, refused = [], []
-    first_line: dict[str, int] = {}
     for row in rows:
         try:
             if row.extra_cells:
@@ -255,7 +289,7 @@ def _rows_check(rows: list[IntakeRow]) -> tuple[list[_Clean], list[Refusal]]:
             first_line[handle] = row.line
             clean.append(_Clean(row, handle, followers_clean(row.followers), geos_clean(row.geo)))
         except RowRefused as refusal:
-            refused.append(Refusal(row.line, row.handle, str(refusal)))
+            refused.append(Refusal(row.line, shown(row.handle), str(refusal)))
     return clean, refused
 
 
@@ -297,14 +331,32 @@ def _pool_get(options: PoolOptions, *, lock: bool) -> Pool | None:
     return pools.filter(name=options.name).first()
 
 
-def _pool_save(pool: Pool | None, options: PoolOptions) -> Pool:
-    if pool is None:
-        return Pool.objects.create(
-            name=options.name,
-            tags=options.verticals or [],
-            language=options.language or "",
-            geos=options.geos or [],
-        )
+def _pool_lock(options: PoolOptions) -> tuple[Pool, bool]:
+    """The pool, locked (and created when new): ``(pool, created)``. An import creating
+    the same new pool at the same moment makes this INSERT wait for its commit; then the
+    pool is theirs and this import carries on into it."""
+    pool = _pool_get(options, lock=True)
+    if pool is not None:
+        return pool, False
+    try:
+        with transaction.atomic():
+            return Pool.objects.create(
+                name=options.name,
+                tags=options.verticals or [],
+                language=options.language or "",
+                geos=options.geos or [],
+            ), True
+    except IntegrityError:
+        pool = _pool_get(options, lock=True)
+        if pool is None:  # created and deleted again meanwhile
+            raise IntakeError(
+                f"Pool {options.name!r} changed while the import ran; nothing was written. "
+                "Run it again."
+            ) from None
+        return pool, False
+
+
+def _pool_save(pool: Pool, options: PoolOptions) -> None:
     changed = []
     for attribute, value in (
         ("tags", options.verticals),
@@ -316,7 +368,6 @@ def _pool_save(pool: Pool | None, options: PoolOptions) -> Pool:
             changed.append(attribute)
     if changed:
         pool.save(update_fields=changed)
-    return pool
 
 
 # The service -------------------------------------------------------------------------
@@ -359,9 +410,16 @@ def _existing(handles: list[str], *, lock: bool) -> dict[str, SocialAccount]:
     return accounts
 
 
+DEADLOCK_DETECTED = "40P01"  # PostgreSQL's SQLSTATE
+CONFLICT = (
+    "Some of these handles were added by someone else while the import ran; nothing was "
+    "written. Run it again."
+)
+
+
 def accounts_import(
     *,
-    rows: list[IntakeRow],
+    rows: Iterable[IntakeRow],
     pool_name: str,
     verticals=None,
     language: str | None = None,
@@ -371,25 +429,31 @@ def accounts_import(
     actor=None,
     file_name: str = "",
     dry_run: bool = False,
+    listed: int | None = None,
     once: str | None = None,
 ) -> ImportReport:
     """Add or update the rows' accounts in the named pool (created if new, its verticals,
     language and geos updated when given); see the module docstring for the rules.
 
-    ``dry_run`` plans without writing: the admin's preview. Otherwise one transaction,
-    which writes nothing when a row is refused and ``skip_invalid`` is off. Raises
-    ``IntakeError`` for options that cannot work (unknown state, a new pool without
-    verticals, a bad language or country code). ``once`` is the confirm form's one-time
-    token (``layers_ops.staff.once``): confirming the same preview twice imports once.
+    ``rows`` may be a generator (``rows_iter`` over an open file): it is read once,
+    ``CHUNK_ROWS`` at a time. ``dry_run`` plans without writing: the admin's preview.
+    Otherwise one transaction, which writes nothing when a row is refused and
+    ``skip_invalid`` is off. ``listed`` caps the added and updated rows kept in the report
+    (None keeps all; the counts are always whole). Raises ``IntakeError`` for options or a
+    file that cannot work (unknown state, a new pool without verticals, a bad language or
+    country code, no header, not UTF-8) and when a concurrent import added the same
+    handles first; nothing is written then. ``once`` is the confirm form's one-time token
+    (``layers_ops.staff.once``): confirming the same preview twice imports once; the
+    preview (``dry_run``) spends none.
     """
     if state not in INTAKE_STATES:
         raise IntakeError("Imported accounts start as ready or warming.")
     options = pool_options_clean(
         pool_name=pool_name, verticals=verticals, language=language, geos=geos
     )
-    with transaction.atomic():
+    with _deadlock_refused(), transaction.atomic():
         ticket = once_take(None if dry_run else once, user=actor)
-        pool = _pool_get(options, lock=not dry_run)
+        pool = _pool_get(options, lock=False)
         if pool is None and not options.verticals:
             raise IntakeError(
                 f"Pool {options.name!r} is new: give its verticals (e.g. coffee, food)."
@@ -400,58 +464,35 @@ def accounts_import(
             state=state,
             skip_invalid=skip_invalid,
         )
-        clean, report.refused = _rows_check(rows)
-        existing = _existing([c.handle for c in clean], lock=not dry_run)
-        new_rows, update_rows = [], []
-        for row in clean:
-            account = existing.get(row.handle)
-            if account is None:
-                new_rows.append(row)
-            elif account.state in UNTOUCHABLE:
-                report.refused.append(
-                    Refusal(
-                        row.row.line,
-                        row.row.handle,
-                        f"@{row.handle} is {UNTOUCHABLE[account.state]}",
-                    )
-                )
-            else:
-                update_rows.append((row, account))
-        report.refused.sort(key=lambda refusal: refusal.line)
-        report.added = [Added(r.row.line, r.handle, r.followers, r.geos) for r in new_rows]
-        report.updated = [
-            Updated(
-                line=r.row.line,
-                handle=r.handle,
-                followers=r.followers,
-                geos=r.geos or list(account.follower_geos),
-                account_id=account.pk,
-                state=account.state,
-                followers_before=account.followers,
-                pool_before=account.pool.name,
-                pool_moved=account.pool.name != options.name,
+        if not dry_run:
+            pool, report.pool_created = _pool_lock(options)
+            _pool_save(pool, options)
+        seen: dict[str, int] = {}
+        added = 0
+        rows = iter(rows)
+        while chunk := list(itertools.islice(rows, CHUNK_ROWS)):
+            new_rows, update_rows = _chunk_plan(
+                chunk, seen, report, options, listed=listed, lock=not dry_run
             )
-            for r, account in update_rows
-        ]
-        if dry_run or report.refused_whole_file:
+            if dry_run or report.refused_whole_file:
+                continue  # once the file is refused, the rest is only checked
+            try:
+                with transaction.atomic():
+                    added += _accounts_add(new_rows, pool=pool, state=state, actor=actor)
+            except IntegrityError:
+                raise IntakeError(CONFLICT) from None
+            _accounts_update(update_rows, pool=pool, actor=actor)
+        if dry_run:
             return report
-
-        pool = _pool_save(pool, options)
-        try:
-            with transaction.atomic():
-                new_accounts = _accounts_add(new_rows, pool=pool, state=state, actor=actor)
-        except IntegrityError:
-            raise IntakeError(
-                "Some of these handles were added by someone else while the import ran; "
-                "nothing was written. Run it again."
-            ) from None
-        _accounts_update(update_rows, pool=pool, actor=actor)
+        if report.refused_whole_file:
+            transaction.set_rollback(True)  # the pool and the chunks already written
+            return report
         report.record = AccountImport.objects.create(
             pool=pool,
-            file_name=file_name[:255],
+            file_name=shown(file_name, 255),
             state=state,
-            added=len(new_accounts),
-            updated=len(update_rows),
+            added=added,
+            updated=report.updated_count,
             refused_count=len(report.refused),
             refused=[[r.line, r.handle, r.reason] for r in report.refused],
             actor=actor,
@@ -459,13 +500,72 @@ def accounts_import(
         )
         report.written = True
         ticket.done(
-            f"{file_name or 'the file'} imported into {pool.name}: {len(new_accounts):,} "
-            f"added, {len(update_rows):,} updated"
+            f"{file_name or 'the file'} imported into {pool.name}: {added:,} added, "
+            f"{report.updated_count:,} updated"
         )
         return report
 
 
-def _accounts_add(rows: list[_Clean], *, pool: Pool, state: str, actor) -> list[SocialAccount]:
+@contextmanager
+def _deadlock_refused():
+    """Two imports locking the same known accounts in different chunks can deadlock;
+    PostgreSQL then aborts one of them, which is refused whole like any conflict."""
+    try:
+        yield
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != DEADLOCK_DETECTED:
+            raise
+        raise IntakeError(
+            "Another import changed the same accounts at the same moment; nothing was "
+            "written. Run it again."
+        ) from None
+
+
+def _chunk_plan(chunk, seen, report: ImportReport, options: PoolOptions, *, listed, lock):
+    """Checks a chunk and sorts its rows into new and known accounts (locking the known
+    ones unless previewing); adds them to the report. Returns ``(new_rows, update_rows)``."""
+    clean, refused = _rows_check(chunk, seen)
+    existing = _existing([c.handle for c in clean], lock=lock)
+    new_rows, update_rows = [], []
+    for row in clean:
+        account = existing.get(row.handle)
+        if account is None:
+            new_rows.append(row)
+        elif account.state in UNTOUCHABLE:
+            refused.append(
+                Refusal(
+                    row.row.line,
+                    shown(row.row.handle),
+                    f"@{row.handle} is {UNTOUCHABLE[account.state]}",
+                )
+            )
+        else:
+            update_rows.append((row, account))
+    refused.sort(key=lambda refusal: refusal.line)
+    report.refused.extend(refused)
+    report.added_count += len(new_rows)
+    report.updated_count += len(update_rows)
+    room = None if listed is None else max(0, listed - len(report.added))
+    report.added += [Added(r.row.line, r.handle, r.followers, r.geos) for r in new_rows[:room]]
+    room = None if listed is None else max(0, listed - len(report.updated))
+    report.updated += [
+        Updated(
+            line=r.row.line,
+            handle=r.handle,
+            followers=r.followers,
+            geos=r.geos or list(account.follower_geos),
+            account_id=account.pk,
+            state=account.state,
+            followers_before=account.followers,
+            pool_before=account.pool.name,
+            pool_moved=account.pool.name != options.name,
+        )
+        for r, account in update_rows[:room]
+    ]
+    return new_rows, update_rows
+
+
+def _accounts_add(rows: list[_Clean], *, pool: Pool, state: str, actor) -> int:
     now = timezone.now()
     accounts = [
         SocialAccount(
@@ -494,7 +594,7 @@ def _accounts_add(rows: list[_Clean], *, pool: Pool, state: str, actor) -> list[
     ]
     _insert_many(SocialAccount, accounts)
     _insert_many(AccountEvent, events)
-    return accounts
+    return len(accounts)
 
 
 def _insert_many(model, objs: list) -> None:
@@ -512,7 +612,9 @@ def _insert_many(model, objs: list) -> None:
     db = connections[model.objects.db]  # the wrapper itself, not the thread-local proxy
     columns = ", ".join(db.ops.quote_name(f.column) for f in fields)
     sql = f"COPY {db.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN"
-    with db.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+    # The raw COPY bypasses Django's cursor wrapper: wrap its errors (a unique violation
+    # becomes django.db.IntegrityError) as every other statement's are.
+    with db.wrap_database_errors, db.cursor() as cursor, cursor.cursor.copy(sql) as copy:
         for obj in objs:
             copy.write_row([f.get_db_prep_save(f.pre_save(obj, True), db) for f in fields])
 

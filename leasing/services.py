@@ -20,7 +20,7 @@ from layers_ops.api.exceptions import BillingExhausted, Conflict
 from layers_ops.partners.models import ApiKey
 from layers_ops.staff.once import once_take
 
-from . import ranking, selectors
+from . import fit, ranking, selectors
 from .fit import fit_gaps
 from .models import (
     ACCOUNT_MOVES,
@@ -342,7 +342,7 @@ def allocation_assign(
             lease_id=lease.pk,
             period=0,
             amount_cents=price,
-            memo=f"@{account.handle}, first month",
+            memo=f"Lease @{account.handle}, first month",
             reference=lease_request.public_id,
         )
         for lease, account in zip(leases, locked, strict=True)
@@ -423,7 +423,11 @@ def allocation_pick_best(
             f"Request {lease_request.public_id} needs {still_needed} more account(s); "
             f"{count} were asked for."
         )
-    picked = _lock_best_ready(lease_request, count)
+    picked = _lock_best_ready(lease_request, count, fitting_only=not allow_poor_fit)
+    if len(picked) < count and not allow_poor_fit:
+        # Too few fitting accounts are free: take the best of the rest too, so the refusal
+        # (PoorFit, from allocation_assign) names the poor fits the caller could accept.
+        picked = _lock_best_ready(lease_request, count, fitting_only=False)
     if len(picked) < count:
         raise AccountsUnavailable(
             f"Only {len(picked)} ready account(s) tagged '{lease_request.vertical}' are free "
@@ -444,8 +448,10 @@ def allocation_pick_best(
     return allocation
 
 
-def _lock_best_ready(lease_request: LeaseRequest, count: int) -> list[str]:
-    """Lock the ``count`` best-ranked ready accounts no other transaction holds.
+def _lock_best_ready(lease_request: LeaseRequest, count: int, *, fitting_only: bool) -> list[str]:
+    """Lock the ``count`` best-ranked ready accounts no other transaction holds; with
+    ``fitting_only``, only accounts above the fit floor (``leasing.fit``) are considered,
+    so contention on the best accounts never hands a careful caller a poor fit.
 
     Fast path: rank (unlocked, reading only the top of each pool), then lock the winners
     ``FOR UPDATE SKIP LOCKED``, re-checking they are still ready. If that does not give
@@ -456,8 +462,15 @@ def _lock_best_ready(lease_request: LeaseRequest, count: int) -> list[str]:
     the limit, so contention never leaves free accounts unpicked. The winners already
     locked here are ours and stay in that query's answer (they rank among its best)."""
     pools = ranking.fitting_pools(lease_request)
-    ids = [account.pk for account in ranking.top_accounts(lease_request, pools, count)]
-    if ids:
+    followers = Q()
+    if fitting_only:
+        pools = fit.speaking_pools(lease_request, pools)
+        followers = fit.followers_fit(lease_request)
+    top = ranking.top_accounts(lease_request, pools, count)
+    ids = [account.pk for account in top]
+    if ids and not (
+        fitting_only and any(not fit.geo_fits(a.follower_geos, lease_request.geo) for a in top)
+    ):
         locked = set(
             SocialAccount.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(pk__in=ids, state=AccountState.READY)
@@ -468,6 +481,7 @@ def _lock_best_ready(lease_request: LeaseRequest, count: int) -> list[str]:
             return ids
     return list(
         ranking.ranked_accounts(lease_request, pools)
+        .filter(followers)
         .select_for_update(skip_locked=True, of=("self",))
         .values_list("pk", flat=True)[:count]
     )
@@ -976,7 +990,7 @@ def _renewal_batch(
             lease_id=lease.pk,
             period=period,
             amount_cents=lease.monthly_price_cents,
-            memo=f"@{lease.handle}, month {period + 1}",
+            memo=f"Renewal @{lease.handle}, month {period + 1}",
             reference=lease.social_account_id,
         )
         for lease in leases

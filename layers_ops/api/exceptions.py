@@ -80,6 +80,12 @@ class NotAcceptable(ApiError):
     message = "This API only answers application/json."
 
 
+class RequestTimeout(ApiError):
+    status_code = 408
+    code = "REQUEST_TIMEOUT"
+    message = "The request did not arrive in time; send it again."
+
+
 class Conflict(ApiError):
     status_code = 409
     code = "CONFLICT"
@@ -96,6 +102,18 @@ class PayloadTooLarge(ApiError):
     status_code = 413
     code = "PAYLOAD_TOO_LARGE"
     message = "The body is larger than this API accepts."
+
+
+class UriTooLong(ApiError):
+    status_code = 414
+    code = "URI_TOO_LONG"
+    message = "The request line is too long."
+
+
+class HeadersTooLarge(ApiError):
+    status_code = 431
+    code = "HEADERS_TOO_LARGE"
+    message = "The request sends too many or too large header fields."
 
 
 class UnsupportedMediaType(ApiError):

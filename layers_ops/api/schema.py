@@ -8,7 +8,8 @@
   it holds no NUL and (unless blank is allowed) something besides white space, or the
   field's own pattern or enum.
 * ``postprocess`` (a drf-spectacular hook): adds to every operation the answers the
-  plumbing gives whatever the view (400, 405, and for bodies 411, 413, 415), the headers
+  plumbing or the server gives whatever the view (400, 405, 408, 414, 431, and for
+  bodies 411, 413, 415), the headers
   every answer carries (``X-Request-Id``, ``X-RateLimit-*``, ``Retry-After`` on 429,
   ``WWW-Authenticate`` on 401, ``Allow`` on 405), ``Location`` and
   ``Idempotent-Replayed`` on a POST's 2xx, and the links registered with ``link()``.
@@ -30,14 +31,17 @@ from .exceptions import (
     BadRequest,
     BillingExhausted,
     Conflict,
+    HeadersTooLarge,
     LengthRequired,
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
     RateLimited,
+    RequestTimeout,
     ScopeMissing,
     Unauthenticated,
     UnsupportedMediaType,
+    UriTooLong,
     ValidationFailed,
 )
 from .pagination import DEFAULT_LIMIT, MAX_LIMIT
@@ -80,6 +84,9 @@ _ERRORS = {
         PayloadTooLarge,
         UnsupportedMediaType,
         RateLimited,
+        RequestTimeout,
+        UriTooLong,
+        HeadersTooLarge,
     )
 }
 
@@ -90,18 +97,22 @@ _WHEN = {
     403: "The key lacks the scope this endpoint needs.",
     404: "Not in your organization.",
     405: "This path does not answer this method; `Allow` lists the ones it does.",
+    408: "The request head did not arrive within 10 s, or the body within 10 s plus 1 s "
+    "per 50 kB; the connection is closed.",
     409: "Idempotency-Key reused with a different body, or requestId already used.",
     411: "The body was sent chunked; send it with a Content-Length.",
     413: "The body is larger than 2.5 MB.",
+    414: "The request line is longer than 4,094 bytes.",
     415: "The body is not application/json in UTF-8.",
     422: "The body, a query or path parameter (a statement month in the future, say) or the "
     "Idempotency-Key breaks a rule; details name every failing field (at most 50, then how "
     "many more).",
     429: "The key's budget for this endpoint class is spent; see Retry-After.",
+    431: "More than 100 header fields, one over 8,190 bytes, or over 64 KB in all.",
 }
 
 # Answers the plumbing gives to any operation, and to any operation that reads a body.
-EVERY_OPERATION = (400, 405)
+EVERY_OPERATION = (400, 405, 408, 414, 431)
 BODY_OPERATIONS = (411, 413, 415)
 
 

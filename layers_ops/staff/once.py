@@ -106,6 +106,22 @@ def once_take(once: str | None, *, user, part: str = "") -> Ticket:
     return Ticket(record)
 
 
+def once_check(once: str, *, user) -> None:
+    """Refuse now what ``once_take`` would refuse later, spending nothing: for a page
+    between the form and the change (a confirmation) that carries the form's token on.
+    Raises ``OnceRefused`` for a bad token and ``AlreadyDone`` for a spent one; a token
+    being spent at this moment is waited for, so the answer is never a guess."""
+    key = _nonce(once, user=user)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                FormOnce.objects.create(token=key, user=user, consumed_at=timezone.now())
+        except IntegrityError:
+            record = FormOnce.objects.select_related("user").get(token=key)
+            raise AlreadyDone(already_done_message(record, user=user), record=record) from None
+        transaction.set_rollback(True)  # a look, not a spend
+
+
 def already_done_message(record: FormOnce, *, user) -> str:
     when = timezone.localtime(record.consumed_at)
     at = f"{when:%H:%M}" if when.date() == timezone.localdate() else f"{when:%b %-d %H:%M}"

@@ -2,28 +2,23 @@
 
 Lists read as a person reads them (``12,400``, ``US, CA``); state changes only through
 the account actions (``account_moves_bulk``), each asking for a reason and logged; the
-CSV import (django-import-export's preview-then-confirm screens) runs
-``leasing.intake.accounts_import``, the command's service, so both refuse the same rows.
+CSV import (preview, then confirm) lives in ``intake_admin.AccountIntakeAdminMixin``.
 """
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
-from import_export.admin import ImportMixin
 
-from layers_ops.csv_export import csv_response
 from layers_ops.staff.once import ONCE_FIELD, OnceRefused
 
 from ..intake import social_account_add
-from ..models import AccountEvent, AccountImport, AccountState, Pool, SocialAccount
+from ..models import AccountEvent, AccountState, Pool, SocialAccount
 from ..services import (
     FIXED_WHILE_LEASED,
     LeasingError,
@@ -32,14 +27,8 @@ from ..services import (
     social_account_update,
 )
 from ..validators import list_display_text
-from .intake_admin import AccountIntakeResource, IntakeCSV
-from .inventory_forms import (
-    AccountConfirmImportForm,
-    AccountImportForm,
-    MoveForm,
-    PoolForm,
-    SocialAccountForm,
-)
+from .intake_admin import AccountIntakeAdminMixin
+from .inventory_forms import MoveForm, PoolForm, SocialAccountForm
 
 
 def _day(moment) -> str:
@@ -213,7 +202,7 @@ def _move_action(name, to_state, label, verb):
 
 
 @admin.register(SocialAccount)
-class SocialAccountAdmin(ImportMixin, admin.ModelAdmin):
+class SocialAccountAdmin(AccountIntakeAdminMixin, admin.ModelAdmin):
     form = SocialAccountForm
     list_display = [
         "account",
@@ -244,15 +233,6 @@ class SocialAccountAdmin(ImportMixin, admin.ModelAdmin):
     ]
     inlines = [AccountEventInline]
     actions = [_move_action(*move) for move in MOVES]
-
-    # CSV intake (django-import-export): one format, one resource, our forms and pages.
-    formats = [IntakeCSV]
-    resource_classes = [AccountIntakeResource]
-    import_form_class = AccountImportForm
-    confirm_form_class = AccountConfirmImportForm
-    import_template_name = "admin/leasing/socialaccount/import.html"
-    import_export_change_list_template = "admin/leasing/socialaccount/change_list.html"
-    skip_admin_log = True  # the import is logged once, as an AccountImport, not per row
 
     @admin.display(description="account", ordering="handle")
     def account(self, obj):
@@ -399,123 +379,3 @@ class SocialAccountAdmin(ImportMixin, admin.ModelAdmin):
                 f"{len(outcome.refused)} account(s) could not be {verb}: {details}{more}.",
                 messages.WARNING,
             )
-
-    # CSV intake ---------------------------------------------------------------------
-
-    def has_import_permission(self, request):
-        """Ops (who may add and change accounts) and superusers; not Finance."""
-        return request.user.has_perms(["leasing.add_socialaccount", "leasing.change_socialaccount"])
-
-    def get_import_data_kwargs(self, request, *args, **kwargs):
-        form = kwargs.pop("form", None)
-        return {
-            **kwargs,
-            **(form.intake_options() if form is not None else {}),
-            "once": request.POST.get(ONCE_FIELD, ""),  # the confirm page's one-time token
-        }
-
-    def get_confirm_form_initial(self, request, import_form):
-        initial = super().get_confirm_form_initial(request, import_form)
-        if import_form is not None:
-            initial.update(
-                {name: import_form.cleaned_data[name] for name in import_form.OPTION_FIELDS}
-            )
-        return initial
-
-    def add_data_read_fail_error_to_form(self, form, e):
-        if isinstance(e, UnicodeDecodeError):
-            form.add_error("import_file", "This file is not UTF-8 text: save it as CSV UTF-8.")
-        else:
-            form.add_error("import_file", str(e))
-
-    def get_import_context_data(self, **kwargs):
-        return {
-            **super().get_import_context_data(**kwargs),
-            "pool_names": Pool.objects.order_by("name").values_list("name", flat=True),
-        }
-
-    def import_action(self, request, **kwargs):
-        response = super().import_action(request, **kwargs)
-        context = getattr(response, "context_data", None) or {}
-        form = context.get("form")
-        if context.get("result") is not None and not context.get("confirm_form"):
-            # Nothing can be confirmed from this preview: do not keep the upload.
-            stored = getattr(form.cleaned_data.get("import_file"), "tmp_storage_name", None)
-            if stored:
-                self.get_tmp_storage_class()(name=stored).remove()
-        return response
-
-    def process_import(self, request, **kwargs):
-        try:
-            return super().process_import(request, **kwargs)
-        except OnceRefused as exc:  # this confirm page was submitted already, or is stale
-            self.message_user(request, str(exc), messages.WARNING)
-            return HttpResponseRedirect(reverse("admin:leasing_socialaccount_changelist"))
-        except FileNotFoundError:  # confirmed twice, or the temporary file was cleaned
-            self.message_user(
-                request,
-                "This preview was already imported or has expired: nothing was imported. "
-                "Upload the file again.",
-                messages.ERROR,
-            )
-            return HttpResponseRedirect(reverse("admin:leasing_socialaccount_import"))
-
-    def process_result(self, result, request):
-        if result.error or not result.report.written:
-            self.message_user(
-                request,
-                f"Nothing was imported: {result.error or 'some rows were refused.'}",
-                messages.ERROR,
-            )
-            return HttpResponseRedirect(reverse("admin:leasing_socialaccount_import"))
-        record = result.report.record
-        self.log_change(request, record.pool, f"Imported accounts (import {record.pk})")
-        self.message_user(
-            request,
-            f"Imported into {record.pool}: {record.added:,} added, {record.updated:,} "
-            f"updated, {record.refused_count:,} refused.",
-            messages.SUCCESS,
-        )
-        return HttpResponseRedirect(
-            reverse("admin:leasing_socialaccount_import_result", args=[record.pk])
-        )
-
-    def get_urls(self):
-        return [
-            path(
-                "import/<int:pk>/",
-                self.admin_site.admin_view(self.import_result_view),
-                name="leasing_socialaccount_import_result",
-            ),
-            path(
-                "import/<int:pk>/refused.csv",
-                self.admin_site.admin_view(self.import_refused_csv_view),
-                name="leasing_socialaccount_import_refused",
-            ),
-            *super().get_urls(),
-        ]
-
-    def import_result_view(self, request, pk):
-        if not self.has_import_permission(request):
-            raise PermissionDenied
-        record = get_object_or_404(AccountImport.objects.select_related("pool"), pk=pk)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Import {record.pk} into {record.pool}",
-            "opts": self.opts,
-            "record": record,
-            "refused": record.refused[:500],
-        }
-        return TemplateResponse(request, "admin/leasing/socialaccount/import_result.html", context)
-
-    def import_refused_csv_view(self, request, pk):
-        """The refused rows of an import (line, handle, reason), as a spreadsheet reads."""
-        if not self.has_import_permission(request):
-            raise PermissionDenied
-        record = get_object_or_404(AccountImport, pk=pk)
-        stamp = timezone.localtime(record.created_at).strftime("%Y%m%d-%H%M")
-        return csv_response(
-            f"import-{record.pk}-refused-{stamp}.csv",
-            ["line", "handle", "reason"],
-            (tuple(row) for row in record.refused),
-        )

@@ -1,9 +1,10 @@
 """Forms of the inventory admin: lists typed as text, checked by the shared validators."""
 
 from django import forms
-from import_export.forms import ConfirmImportForm, ImportForm
+from import_export.forms import ImportForm
 
 from ..intake import IntakeError, RowRefused, handle_clean, pool_options_clean
+from ..intake_uploads import max_upload_bytes, too_large_message
 from ..models import AccountState, Pool, SocialAccount
 from ..validators import InvalidValue, country_codes_parse, language_tag_check, tags_parse
 
@@ -187,12 +188,13 @@ class AccountImportForm(IntakeOptionsForm, ImportForm):
         self.fields["import_file"].label = "CSV file"
         self.fields["import_file"].help_text = (
             "Columns handle,followers[,geo] with a header row; geo as US|CA. Handles may "
-            "start with @."
+            f"start with @. At most {max_upload_bytes() // (1024 * 1024)} MB."
         )
 
-
-class AccountConfirmImportForm(IntakeOptionsForm, ConfirmImportForm):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for name in self.OPTION_FIELDS:
-            self.fields[name].widget = forms.HiddenInput()
+    def clean_import_file(self):
+        """The size first, before anything reads the file (the upload handler normally
+        stopped a larger one already)."""
+        uploaded = self.cleaned_data["import_file"]
+        if uploaded.size > max_upload_bytes():
+            raise forms.ValidationError(too_large_message(uploaded.size))
+        return uploaded

@@ -6,9 +6,11 @@ takes it from there in the one permission class, so no endpoint can forget it.
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
 
+from billing.selectors import FINANCE_TZ
 from layers_ops.api.views import PartnerAPIView
 from layers_ops.partners.models import RateLimitTier, Scope
 from tests.api.test_auth_and_errors import assert_envelope
@@ -36,6 +38,7 @@ def get_endpoints(partner):
         "project_id": partner.project.pk,
         "request_id": lease.lease_request.public_id,
         "social_account_id": lease.social_account_id,
+        "month": timezone.now().astimezone(FINANCE_TZ).strftime("%Y-%m"),
     }
     endpoints = []
     for name, view_class, converters in partner_views():

@@ -26,9 +26,13 @@ from unittest import mock
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/layers_bench_finance"
 
 
-def _setup():
+def inprocess_setup(database_url: str = "") -> None:
+    """Django in this process on an empty, migrated benchmark database: ``database_url``,
+    or ``BENCH_FINANCE_DATABASE_URL``, or DEFAULT_URL. The in-process sections share it."""
     warnings.filterwarnings("ignore", "No directory at", UserWarning)  # no collectstatic
-    os.environ["DATABASE_URL"] = os.environ.get("BENCH_FINANCE_DATABASE_URL", DEFAULT_URL)
+    os.environ["DATABASE_URL"] = database_url or os.environ.get(
+        "BENCH_FINANCE_DATABASE_URL", DEFAULT_URL
+    )
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
     os.environ.setdefault("SECRET_KEY", "bench-only-" + "k" * 60)
     os.environ["ALLOWED_HOSTS"] = "testserver"  # the in-process test client
@@ -83,7 +87,7 @@ def _timed(func, rounds):
 
 
 def main() -> int:
-    _setup()
+    inprocess_setup()
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client

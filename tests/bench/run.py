@@ -3,8 +3,9 @@
 What it does: migrates a PostgreSQL database (``DATABASE_URL``, default
 ``postgres://postgres@127.0.0.1:5432/layers_bench``, created if missing), onboards a fresh
 partner on the ``internal`` rate-limit tier (so the limiter never answers 429, while its
-Redis counters at ``REDIS_URL`` are still spent on every request), starts gunicorn with 4
-sync workers and DEBUG off on ``tests.bench.settings``, then drives two targets with wrk:
+Redis counters at ``REDIS_URL`` are still spent on every request), starts the server as
+``make serve`` does (``BENCH_SERVER=gthread``: the threaded WSGI workers it had before)
+with 4 workers and DEBUG off on ``tests.bench.settings``, then drives two targets with wrk:
 
 * real:     the partner endpoint, with auth, scopes, rate limit, Idempotency-Key,
             validation, wallet check and the INSERT, each request with a new key;
@@ -91,6 +92,7 @@ class Config:
     threads: int
     connections: int
     workers: int
+    server: str
     show_sql: bool
     refusals_only: bool
 
@@ -111,6 +113,7 @@ class Config:
             threads=number("BENCH_THREADS", 2),
             connections=number("BENCH_CONNECTIONS", 16),
             workers=number("BENCH_WORKERS", 4),
+            server=os.environ.get("BENCH_SERVER", "serve"),
             show_sql=os.environ.get("BENCH_SHOW_SQL", "") not in ("", "0"),
             refusals_only=os.environ.get("BENCH_REFUSALS_ONLY", "") not in ("", "0"),
         )
@@ -243,16 +246,25 @@ def free_port() -> int:
 # The server ----------------------------------------------------------------------------
 
 
-class Server:
-    """gunicorn in its own process group, its output in a temporary log file."""
+SERVERS = ("serve", "gthread")
 
-    def __init__(self, env: dict[str, str], workers: int):
+
+class Server:
+    """The server as ``make serve`` starts it (``layers_ops/gunicorn.conf.py``: uvicorn
+    workers), or with ``kind="gthread"`` the threaded WSGI workers it used before (same
+    file, ``-k gthread --threads 8`` on the WSGI app), in its own process group, its
+    output in a temporary log file."""
+
+    def __init__(self, env: dict[str, str], workers: int, kind: str = "serve"):
+        if kind not in SERVERS:
+            raise BenchError(f"BENCH_SERVER must be one of {', '.join(SERVERS)}, not {kind!r}.")
         self.env = env
         self.workers = workers
+        self.kind = kind
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in stop())
-            prefix="bench-gunicorn-", suffix=".log", delete=False
+            prefix="bench-server-", suffix=".log", delete=False
         )
         self.process: subprocess.Popen | None = None
 
@@ -261,15 +273,23 @@ class Server:
         gunicorn = [str(script)] if script.exists() else [sys.executable, "-m", "gunicorn"]
         command = [
             *gunicorn,
-            "layers_ops.wsgi:application",
+            "-c",
+            str(ROOT / "layers_ops" / "gunicorn.conf.py"),
             "--workers",
             str(self.workers),
             "--bind",
             f"127.0.0.1:{self.port}",
+            "--access-logfile",
+            "/dev/null",
         ]
-        options = subprocess.run([*gunicorn, "--help"], capture_output=True, text=True).stdout
-        if "--no-control-socket" in options:
-            command.append("--no-control-socket")  # else newer gunicorn writes ~/.gunicorn
+        if self.kind == "gthread":
+            command += [
+                "--worker-class",
+                "gthread",
+                "--threads",
+                "8",
+                "layers_ops.wsgi:application",
+            ]
         self.process = subprocess.Popen(
             command,
             cwd=ROOT,
@@ -542,7 +562,7 @@ def verdict(ok: bool) -> str:
 def report(config: Config, real: TargetResults, baseline: TargetResults) -> None:
     print(
         f"\nResults: medians of {config.rounds} rounds x {config.seconds} s, "
-        f"wrk -t{config.threads} -c{config.connections}, gunicorn {config.workers} workers"
+        f"wrk -t{config.threads} -c{config.connections}, {config.workers} {config.server} workers"
     )
     header = (
         f"{'target':10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'queries med/max':>16} "
@@ -645,6 +665,12 @@ def intake_main() -> int:
     return intake.main()
 
 
+def slow_clients_main() -> int:
+    from tests.bench import slow_clients
+
+    return slow_clients.main()
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -660,7 +686,7 @@ def http_main() -> int:
         env = server_env(config)
         manage(env, "migrate", "--noinput", "-v0")
         partner = create_partner(env)
-        server = Server(env, config.workers)
+        server = Server(env, config.workers, config.server)
         print(
             f"server {server.base_url}, organization {partner.organization_id}, "
             f"project {partner.project_id}",
@@ -699,12 +725,14 @@ SECTIONS = {
     "renewals": renewals.main,
     "finance": finance_main,
     "wallet": wallet_main,
+    "slow-clients": slow_clients_main,
 }
 
 
 def main() -> int:
     """``make bench`` runs every section; ``python -m tests.bench.run SECTION`` (or
-    ``BENCH_SECTION=SECTION make bench``) runs one: http, ops, intake, renewals, finance."""
+    ``BENCH_SECTION=SECTION make bench``) runs one: http, ops, intake, renewals, finance,
+    slow-clients."""
     named = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("BENCH_SECTION", "")
     if os.environ.get("BENCH_REFUSALS_ONLY", "") not in ("", "0"):
         named = "http"

@@ -17,29 +17,12 @@ import os
 import statistics
 import sys
 import time
-import warnings
 from datetime import timedelta
+
+from tests.bench.finance import inprocess_setup
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/layers_bench_wallet"
 GOAL_RATIO = 2.0
-
-
-def _setup():
-    warnings.filterwarnings("ignore", "No directory at", UserWarning)  # no collectstatic
-    os.environ["DATABASE_URL"] = os.environ.get("BENCH_WALLET_DATABASE_URL", DEFAULT_URL)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
-    os.environ.setdefault("SECRET_KEY", "bench-only-" + "k" * 60)
-    os.environ["ALLOWED_HOSTS"] = "testserver"  # the in-process test client
-    from tests.bench.run import ensure_database
-
-    ensure_database(os.environ["DATABASE_URL"])
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", "--noinput", verbosity=0)
-    call_command("flush", "--noinput", verbosity=0)  # TRUNCATE: the ledger guards allow it
 
 
 def _seed(leases: int):
@@ -102,7 +85,7 @@ def _timed(client, path) -> tuple[float, float, int]:
 def main() -> int:
     leases = int(os.environ.get("BENCH_WALLET_LEASES", "5000"))
     requests = int(os.environ.get("BENCH_WALLET_REQUESTS", "40"))
-    _setup()
+    inprocess_setup(os.environ.get("BENCH_WALLET_DATABASE_URL", DEFAULT_URL))
     began = time.perf_counter()
     partner = _seed(leases)
     print(f"seeded {leases} leases in {time.perf_counter() - began:.1f} s", flush=True)

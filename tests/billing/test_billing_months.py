@@ -194,6 +194,7 @@ def test_the_partners_statement_is_finances_statement_across_daylight_saving(fin
     assert api["closingBalanceCents"] == seen["closing"] == selected.closing_cents
     assert api["totals"] == {
         "topUpsCents": seen["funding"],
+        "topUpVoidsCents": seen.get("top_up_void", 0),
         "chargesCents": seen["charge"],
         "renewalsCents": seen["renewal"],
         "refundsCents": seen["reversal"],
@@ -249,6 +250,7 @@ def test_a_month_before_the_organization_existed_is_all_zeros(october_partner):
         "closingBalanceCents": 0,
         "totals": {
             "topUpsCents": 0,
+            "topUpVoidsCents": 0,
             "chargesCents": 0,
             "renewalsCents": 0,
             "refundsCents": 0,
@@ -328,7 +330,9 @@ def test_a_partner_sees_only_its_own_statement(october_partner, other_partner):
     assert statement(other_partner, "2026-10")["totals"]["topUpsCents"] == 999
 
 
-def test_statement_entries_read_the_partner_visible_memo(october_partner):
+def test_statement_entries_read_the_partner_description_never_the_internal_reason(
+    october_partner,
+):
     from billing.selectors import partner_visible_memo
 
     entry = LedgerEntry.objects.filter(transaction__reference="WIRE-1031").first()
@@ -336,7 +340,9 @@ def test_statement_entries_read_the_partner_visible_memo(october_partner):
         e for e in statement(october_partner, "2026-10")["entries"] if e["reference"] == "WIRE-1031"
     )
 
-    assert wire["memo"] == partner_visible_memo(entry.transaction) == "Wire received Oct 31"
+    assert wire["memo"] == partner_visible_memo(entry.transaction)
+    assert wire["memo"] == entry.transaction.partner_description == "Wallet top-up"
+    assert entry.transaction.memo == "Wire received Oct 31"  # finance's, kept from partners
 
 
 def test_the_document_states_the_statement_and_los_angeles_months(client):

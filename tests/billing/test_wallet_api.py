@@ -90,6 +90,7 @@ def test_ledger_lists_the_callers_entries_newest_first(partner, other_partner):
         organization=partner.organization,
         amount_cents=50_000,
         memo="Wire 2026-11",
+        description="Payment received, thank you",
         reference="INV-7",
     )
     charge = lease_charge(
@@ -107,7 +108,9 @@ def test_ledger_lists_the_callers_entries_newest_first(partner, other_partner):
         ("funding", 300_000, 300_000),  # the opening balance
     ]
     top_up = items[2]
-    assert top_up["memo"] == "Wire 2026-11" and top_up["reference"] == "INV-7"
+    # The partner reads the description, never finance's internal reason.
+    assert top_up["memo"] == "Payment received, thank you" and top_up["reference"] == "INV-7"
+    assert "Account banned" not in items[0]["memo"] and items[0]["reference"] == charge.pk
     assert items[1]["transactionId"] == charge.pk
     # A random ULID, not the row number that would count every organization's entries.
     assert all(re.fullmatch(r"le_[0-9A-HJKMNP-TV-Z]{26}", i["entryId"]) for i in items)

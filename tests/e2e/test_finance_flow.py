@@ -61,7 +61,9 @@ def test_finance_tops_up_refunds_and_downloads_the_books(page, live_server):
     assert "balance now $3,200.00" in page.text_content(".messagelist")
 
     page.click("text=Refund a charge")
-    page.select_option("#id_charge", value=charge.pk)
+    page.click("#id_charge + .select2 .select2-selection")
+    page.keyboard.type(charge.memo.split()[1])  # search by the account's handle
+    page.locator(".select2-results__option", has_text=charge.pk).click()
     page.fill("#id_reason", "Account banned on day one")
     page.click("input[type=submit]")
     assert "balance now $3,350.00" in page.text_content(".messagelist")

@@ -131,3 +131,38 @@ def test_ops_imports_a_csv_after_a_preview_and_moves_accounts_with_a_reason(page
     page.goto(live_server.url + f"/admin/leasing/pool/{coffee.pk}/change/")
     shot(page, "02-pool-change-form")
     assert page.input_value("#id_tags") == "coffee, food"
+
+
+def test_an_upload_over_the_limit_and_a_stale_confirm_are_refused_on_the_page(
+    page, live_server, settings, tmp_path
+):
+    settings.INTAKE_MAX_UPLOAD_MB = 1
+    settings.INTAKE_UPLOAD_DIR = str(tmp_path / "intake")
+    inventory()
+    log_in(page, live_server, "dana.ops", OPS)
+    big = "handle,followers\r\n" + "".join(f"acct_{i:06d},{i}\r\n" for i in range(90_000))
+
+    page.goto(live_server.url + "/admin/leasing/socialaccount/import/")
+    page.set_input_files(
+        "#id_import_file",
+        files=[{"name": "too-big.csv", "mimeType": "text/csv", "buffer": big.encode()}],
+    )
+    page.fill("#id_pool", "Coffee US")
+    page.click("input[value=Preview]")
+    page.wait_for_selector("text=The file is larger than 1 MB")
+    shot(page, "09-import-refused-too-large")
+    assert not SocialAccount.objects.filter(handle="acct_000001").exists()
+
+    page.set_input_files(
+        "#id_import_file",
+        files=[{"name": "coffee-batch-8.csv", "mimeType": "text/csv", "buffer": CSV.encode()}],
+    )
+    page.fill("#id_pool", "Coffee US")
+    page.check("#id_skip_invalid")
+    page.click("input[value=Preview]")
+    page.wait_for_selector("text=Preview: nothing is written until you confirm")
+    page.eval_on_selector("input[name=upload]", "e => e.value = 'made-up-or-expired'")
+    page.click("input[name=confirm]")
+    page.wait_for_selector("text=has expired or is not yours: nothing was imported")
+    shot(page, "10-import-confirm-refused")
+    assert not SocialAccount.objects.filter(handle="latte.lab").exists()

@@ -41,7 +41,7 @@ def test_a_rename_racing_an_allocation_never_renames_a_leased_account(round_):
     memo = LedgerTransaction.objects.filter(memo__contains="first month").values_list(
         "memo", flat=True
     )
-    leased_as = {m.split(",")[0] for m in memo}
+    leased_as = {m.split(",")[0].removeprefix("Lease ") for m in memo}  # "Lease @h, first month"
     assert leased_as == {f"@{account.handle}"}  # the handle it was leased under
     edits = AccountEvent.objects.filter(account=account, to_state="")
     if isinstance(renamed, Exception):

@@ -10,6 +10,7 @@ from billing.models import LedgerTransaction, TransactionKind, Wallet
 from billing.selectors import wallet_balance_cents
 from leasing.models import AccountState, Lease, NoteVisibility, RequestNote, SocialAccount
 from leasing.roles import FINANCE, OPS
+from tests.billing.helpers import lease_accounts
 from tests.factories import LeaseRequestFactory, PoolFactory, SocialAccountFactory, UserFactory
 from tests.once import once_on
 
@@ -180,3 +181,83 @@ def test_a_top_up_resubmitted_is_recorded_once(client, partner):
         LedgerTransaction.objects.filter(kind=TransactionKind.FUNDING, memo="Wire 4471").count()
         == 1
     )
+
+
+def test_a_large_top_up_confirmed_twice_is_recorded_once_and_says_already_done(client, partner):
+    staff(client, FINANCE, "fin")
+    wallet = Wallet.objects.get(organization=partner.organization)
+    top_up = reverse("admin:billing_wallet_top_up", args=[wallet.pk])
+    form = {**once_on(client.get(top_up)), "amount": "20000.00", "reason": "Wire 88"}
+
+    confirmation = client.post(top_up, form)
+    assert "Twenty thousand dollars" in confirmation.content.decode()
+    assert once_on(confirmation) == {"_once": form["_once"]}
+    client.post(top_up, {**once_on(confirmation), **form, "confirm": "Confirm"})
+    again = client.post(top_up, {**form, "confirm": "Confirm"}, follow=True)
+
+    assert "Already done: a top-up of $20,000.00 recorded" in messages_of(again)
+    assert LedgerTransaction.objects.filter(memo="Wire 88").count() == 1
+    assert wallet_balance_cents(organization_id=partner.organization.pk) == 300_000 + 2_000_000
+
+
+def test_a_form_sent_again_after_its_confirm_shows_no_second_confirmation(client, partner):
+    staff(client, FINANCE, "fin")
+    move = reverse("admin:billing_wallet_move_money")
+    form = {
+        **once_on(client.get(move)),
+        "organization": partner.organization.pk,
+        "kind": "top_up",
+        "amount": "15000.00",
+        "memo": "Wire 91",
+    }
+    client.post(move, {**form, "confirm": "Confirm"})
+
+    resent = client.post(move, form, follow=True)  # Back twice, then Record again
+
+    assert "Confirm this" not in resent.content.decode()
+    assert "Already done: a top-up of $15,000.00 recorded" in messages_of(resent)
+    assert LedgerTransaction.objects.filter(memo="Wire 91").count() == 1
+
+
+def test_a_confirmation_of_a_forged_token_is_refused_before_it_is_shown(client, partner):
+    staff(client, FINANCE, "fin")
+    wallet = Wallet.objects.get(organization=partner.organization)
+    top_up = reverse("admin:billing_wallet_top_up", args=[wallet.pk])
+
+    response = client.post(top_up, {"_once": "x:y", "amount": "20000.00", "reason": "Wire"})
+
+    assert response.status_code == 200
+    assert "This page is out of date" in response.content.decode()
+    assert "Confirm this" not in response.content.decode()
+    assert once_on(response)["_once"] != "x:y"  # the form starts again with a fresh token
+    assert wallet_balance_cents(organization_id=partner.organization.pk) == 300_000
+
+
+def test_a_refund_sent_twice_refunds_once_and_says_already_done(client, partner):
+    staff(client, FINANCE, "fin")
+    lease_accounts(partner, count=1)
+    charge = LedgerTransaction.objects.get(kind=TransactionKind.CHARGE)
+    wallet = Wallet.objects.get(organization=partner.organization)
+    refund = reverse("admin:billing_wallet_refund", args=[wallet.pk])
+    form = {**once_on(client.get(refund)), "charge": charge.pk, "reason": "Banned"}
+
+    client.post(refund, form)
+    again = client.post(refund, form, follow=True)
+
+    assert f"Already done: {charge.pk} refunded" in messages_of(again)
+    assert LedgerTransaction.objects.filter(kind=TransactionKind.REVERSAL).count() == 1
+
+
+def test_a_void_sent_twice_voids_once_and_says_already_done(client, partner):
+    staff(client, FINANCE, "fin")
+    wallet = Wallet.objects.get(organization=partner.organization)
+    top_up = LedgerTransaction.objects.get(kind=TransactionKind.FUNDING)
+    void = reverse("admin:billing_wallet_void", args=[wallet.pk, top_up.pk])
+    form = {**once_on(client.get(void)), "reason": "Wrong wallet", "description": ""}
+
+    client.post(void, form)
+    again = client.post(void, form, follow=True)
+
+    assert f"Already done: {top_up.pk} voided" in messages_of(again)
+    assert LedgerTransaction.objects.filter(kind=TransactionKind.TOP_UP_VOID).count() == 1
+    assert wallet_balance_cents(organization_id=partner.organization.pk) == 0

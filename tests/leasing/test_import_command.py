@@ -124,3 +124,31 @@ def test_exit_status_is_1_when_refused_and_0_when_imported(tmp_path, capsys, mon
     assert "nothing was imported" in capsys.readouterr().err
     execute_from_command_line([*argv, "--skip-invalid"])  # returns: exit status 0
     assert SocialAccount.objects.count() == 1
+
+
+def test_a_huge_follower_count_and_a_nul_byte_are_refused_rows_not_a_traceback(tmp_path):
+    text = "handle,followers\nbig_one," + "7" * 4400 + "\nnul\x00one,5\nfine_one,5\n"
+
+    with pytest.raises(CommandError, match="2 row\\(s\\) refused, so nothing was imported"):
+        import_file(tmp_path, text, "--pool", "P", "--verticals", "coffee")
+    assert not SocialAccount.objects.exists()
+
+    out = import_file(tmp_path, text, "--pool", "P", "--verticals", "coffee", "--skip-invalid")
+
+    assert "line 2: big_one: followers too large (7777" in out
+    assert "line 3: nul\ufffdone: bad handle" in out
+    assert list(SocialAccount.objects.values_list("handle", flat=True)) == ["fine_one"]
+
+
+def test_reads_standard_input_and_lists_the_first_20_unless_verbose(monkeypatch, capsys):
+    lines = "".join(f"acct_{i:03d},{i}\n" for i in range(25))
+    monkeypatch.setattr(
+        "sys.stdin", io.TextIOWrapper(io.BytesIO(b"handle,followers\n" + lines.encode()))
+    )
+
+    call_command("import_accounts", "-", "--pool", "P", "--verticals", "coffee")
+
+    out = capsys.readouterr().out
+    assert "Added 25 ready account(s):" in out and "line 21: @acct_019" in out
+    assert "line 22: @acct_020" not in out and "... and 5 more (-v 2 lists them all)" in out
+    assert SocialAccount.objects.count() == 25

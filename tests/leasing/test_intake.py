@@ -198,3 +198,53 @@ def test_a_large_import_runs_a_bounded_number_of_queries(django_assert_max_num_q
     assert len(report.added) == 4999 and len(report.updated) == 1
     assert SocialAccount.objects.count() == 5000
     assert AccountEvent.objects.count() == 5000  # 4,999 arrivals and the update
+
+
+def test_a_follower_count_of_thousands_of_digits_is_a_refused_row_not_a_crash():
+    huge = "9" * 4400  # Python refuses int() of more than 4,300 digits
+
+    report = run(f"handle,followers\nbig_one,{huge}\nfine_one,5\n", skip_invalid=True)
+
+    (reason,) = reasons(report).values()
+    assert reason.startswith("followers too large (999") and len(reason) < 100
+    assert list(SocialAccount.objects.values_list("handle", flat=True)) == ["fine_one"]
+
+
+def test_nul_bytes_in_refused_cells_are_recorded_readably_with_skip_invalid():
+    report = run(
+        "handle,followers,geo\nbad\x00one,5,\nfine_one,x\x00y,\nok_one,1,U\x00S\ngood_one,1,\n",
+        skip_invalid=True,
+    )
+
+    assert report.written
+    refused = AccountImport.objects.get().refused
+    assert [line for line, _, _ in refused] == [2, 3, 4]
+    assert refused[0][1] == "bad\ufffdone"
+    assert "\x00" not in repr(refused)
+    assert list(SocialAccount.objects.values_list("handle", flat=True)) == ["good_one"]
+
+
+def test_a_5000_character_cell_is_quoted_short_in_its_refusal():
+    report = run("handle,followers\n" + "h" * 5000 + "," + "1x" * 2500 + "\n", skip_invalid=True)
+
+    (refusal,) = report.refused
+    assert len(refusal.handle) <= 60 and len(refusal.reason) <= 60
+
+
+def test_rows_are_checked_and_written_in_chunks_and_a_late_refusal_undoes_the_early_ones(
+    monkeypatch,
+):
+    monkeypatch.setattr("leasing.intake.CHUNK_ROWS", 2)
+    text = "handle,followers\none_1,1\ntwo_2,2\nthree_3,3\nfour_4,4\n@ONE_1,5\n"
+
+    report = run(text)
+
+    assert reasons(report) == {6: "duplicate handle: already on line 2"}
+    assert report.added_count == 4 and not report.written
+    assert not SocialAccount.objects.exists() and not Pool.objects.exists()
+
+    report = run(text, skip_invalid=True, listed=3)
+
+    assert report.written and report.added_count == 4 and len(report.added) == 3
+    assert SocialAccount.objects.count() == 4 == AccountEvent.objects.count()
+    assert AccountImport.objects.get().added == 4

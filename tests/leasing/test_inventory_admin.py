@@ -1,14 +1,22 @@
 """The inventory admin: readable lists, fixed queries, state moves, CSV import."""
 
+import io
+import os
 import re
+import time
 
 import pytest
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from layers_ops.staff.models import FormOnce
+from leasing.admin.intake_admin import AccountIntakeResource, IntakeCSV
+from leasing.admin.inventory_forms import AccountImportForm
 from leasing.models import AccountEvent, AccountImport, Pool, SocialAccount
 from leasing.roles import FINANCE, OPS
 from tests.factories import LeaseFactory, PoolFactory, SocialAccountFactory, UserFactory
@@ -228,8 +236,19 @@ def upload(client, text, **options):
 def confirm(client, preview):
     form = preview.context["confirm_form"]
     data = {field.html_name: field.value() for field in form}
-    data["skip_invalid"] = "on" if form["skip_invalid"].value() else ""
+    if "skip_invalid" in form.fields:
+        data["skip_invalid"] = "on" if form["skip_invalid"].value() else ""
     return client.post(PROCESS, {**data, **once_on(preview)}, follow=True)
+
+
+@pytest.fixture(autouse=True)
+def upload_dir(settings, tmp_path):
+    settings.INTAKE_UPLOAD_DIR = str(tmp_path / "intake")
+    return tmp_path / "intake"
+
+
+def stored(upload_dir) -> list[str]:
+    return sorted(p.name for p in upload_dir.iterdir()) if upload_dir.exists() else []
 
 
 def test_import_previews_then_writes_on_confirm(client, ops):
@@ -255,7 +274,8 @@ def test_import_previews_then_writes_on_confirm(client, ops):
 
     again = confirm(client, preview)  # the back button and a second click
 
-    assert "already imported or has expired" in text_of(again)
+    assert "Already done: warm.csv imported into Coffee US: 1 added, 1 updated" in (text_of(again))
+    assert "by you" in text_of(again)
     assert AccountImport.objects.count() == 1
 
 
@@ -307,3 +327,139 @@ def test_only_ops_and_superusers_can_import(client, admin_client):
     assert client.get(IMPORT).status_code == 403
     assert admin_client.get(IMPORT).status_code == 200
     assert "Import" in text_of(admin_client.get(ACCOUNTS))
+
+
+def test_an_upload_over_the_limit_is_refused_with_a_message_before_it_is_read(
+    client, ops, settings, upload_dir
+):
+    settings.INTAKE_MAX_UPLOAD_MB = 1
+    rows = "".join(f"acct_{i:06d},{i}\n" for i in range(80_000))  # about 1.4 MB
+
+    response = upload(client, "handle,followers\n" + rows)
+
+    html = text_of(response)
+    assert response.status_code == 200
+    assert "The file is larger than 1 MB (this one is 1.4 MB): nothing was read." in html
+    assert "Preview" in html and "confirm_form" not in response.context
+    assert stored(upload_dir) == [] and not SocialAccount.objects.exists()
+
+
+def test_the_form_checks_the_file_size_too(client, ops, settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.INTAKE_MAX_UPLOAD_MB = 1
+    big = SimpleUploadedFile("big.csv", b"handle,followers\n" + b"x" * (1024 * 1024))
+    data = {"format": "0", "pool": "P", "verticals": "coffee", "state": "ready"}
+    form = AccountImportForm(
+        [IntakeCSV], [AccountIntakeResource], data=data, files={"import_file": big}
+    )
+
+    assert not form.is_valid()
+    assert "larger than 1 MB" in str(form.errors["import_file"])
+
+
+def test_uploads_are_kept_only_between_a_confirmable_preview_and_its_confirm(
+    client, ops, upload_dir
+):
+    upload(client, "handle,followers\ngood_one,5\nbad!,x\n")  # refused: nothing to confirm
+    assert stored(upload_dir) == []
+    upload(client, "no header at all\n")  # an error
+    assert stored(upload_dir) == []
+
+    preview = upload(client, "handle,followers\ngood_one,5\n")
+    assert len(stored(upload_dir)) == 1
+
+    confirm(client, preview)
+
+    assert stored(upload_dir) == [] and SocialAccount.objects.count() == 1
+
+
+def test_another_users_preview_cannot_be_confirmed(client, ops, upload_dir):
+    preview = upload(client, "handle,followers\nvictim_one,5\n", pool="Victim pool")
+    form = preview.context["confirm_form"]
+    stolen = {field.html_name: field.value() for field in form}
+    stolen.update(pool="Attacker pool", verticals="spam")  # the old form's hidden options
+    attacker = UserFactory(username="mallory")
+    attacker.groups.add(Group.objects.get(name=OPS))
+    other = Client()
+    other.force_login(attacker)
+
+    response = other.post(PROCESS, stolen, follow=True)
+
+    assert response.status_code == 200
+    assert "is not yours: nothing was imported" in text_of(response)
+    assert not SocialAccount.objects.exists() and not Pool.objects.exists()
+
+    confirm(client, preview)  # the owner still can, into the pool previewed
+
+    assert SocialAccount.objects.get().pool.name == "Victim pool"
+    assert AccountImport.objects.get().actor == ops
+
+
+@pytest.mark.parametrize(
+    "name", ["../../../../etc/hostname", "x" * 5000, "nul\x00name", "", "tmpabc123"]
+)
+def test_a_tampered_upload_reference_is_refused_with_a_message(client, ops, name):
+    upload(client, "handle,followers\ngood_one,5\n")
+    data = {
+        "upload": name,
+        "import_file_name": name,
+        "original_file_name": "warm.csv",
+        "format": "0",
+        "pool": "Attacker pool",
+        "verticals": "spam",
+        "state": "ready",
+    }
+
+    response = client.post(PROCESS, data, follow=True)
+
+    assert response.status_code == 200
+    assert "nothing was imported" in text_of(response)
+    assert not SocialAccount.objects.exists()
+
+
+def test_a_preview_spends_no_one_time_token_and_its_confirm_spends_one(client, ops):
+    preview = upload(client, "handle,followers\ngood_one,5\n")
+    assert not FormOnce.objects.exists()
+
+    confirm(client, preview)
+
+    assert FormOnce.objects.get().outcome == "warm.csv imported into Coffee US: 1 added, 0 updated"
+
+
+def test_the_confirm_imports_what_was_previewed_not_edited_options(client, ops):
+    preview = upload(client, "handle,followers\ngood_one,5\n", pool="Coffee US")
+    data = {field.html_name: field.value() for field in preview.context["confirm_form"]}
+    data.update(pool="Elsewhere", verticals="spam", state="warming")
+
+    client.post(PROCESS, {**data, **once_on(preview)})
+
+    account = SocialAccount.objects.get()
+    assert (account.pool.name, account.state) == ("Coffee US", "ready")
+
+
+def test_abandoned_uploads_are_purged_after_their_ttl(client, ops, upload_dir, settings):
+    preview = upload(client, "handle,followers\ngood_one,5\n")
+    (kept,) = upload_dir.iterdir()
+    hour_ago = time.time() - 61 * 60
+    os.utime(kept, (hour_ago, hour_ago))
+    (upload_dir / "not-ours.txt").write_text("x")
+    os.utime(upload_dir / "not-ours.txt", (hour_ago, hour_ago))
+    out = io.StringIO()
+
+    call_command("purge_intake_uploads", stdout=out)
+
+    assert "Deleted 1 stored upload(s) older than 60 minutes." in out.getvalue()
+    assert stored(upload_dir) == ["not-ours.txt"]
+    assert "already imported, has expired" in text_of(confirm(client, preview))
+    assert not SocialAccount.objects.exists()
+
+
+def test_huge_numbers_and_nul_bytes_are_refused_rows_on_the_page(client, ops):
+    text = "handle,followers\nbig_one," + "9" * 4400 + "\nnul\x00one,5\ngood_one,5\n"
+
+    preview = upload(client, text, skip_invalid="on")
+
+    assert preview.status_code == 200 and "followers too large" in text_of(preview)
+    result = confirm(client, preview)
+    assert result.status_code == 200 and "1 added, 0 updated, 2 refused" in text_of(result)

@@ -23,10 +23,10 @@ from hypothesis.stateful import (
 
 from billing.models import (
     LEASE_CHARGE_KINDS,
+    UNDOING_KINDS,
     AccountKind,
     LedgerEntry,
     LedgerTransaction,
-    TransactionKind,
 )
 from billing.selectors import ledger_verify, wallet_balance_cents
 from billing.services import InsufficientFunds, transaction_reverse, wallet_adjust, wallet_fund
@@ -98,7 +98,7 @@ class WalletMachine(RuleBasedStateMachine):
             LedgerTransaction.objects.filter(
                 entries__account__organization=self.organization, reversed_by__isnull=True
             )
-            .exclude(kind=TransactionKind.REVERSAL)
+            .exclude(kind__in=UNDOING_KINDS)
             .order_by("created_at", "pk")
         )
         if not candidates:

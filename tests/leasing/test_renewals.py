@@ -67,7 +67,8 @@ def test_a_renewal_costs_the_lease_own_price_and_names_the_account(db):
 
     txn = LedgerTransaction.objects.get(lease_id=lease.pk, period=1)
     assert txn.kind == TransactionKind.RENEWAL and txn.actor_label == "system"
-    assert txn.memo == f"@{lease.social_account.handle}, month 2"
+    assert txn.memo == f"Renewal @{lease.social_account.handle}, month 2"
+    assert txn.partner_description == txn.memo
     assert txn.reference == lease.social_account_id
     assert balance(partner) == 10 * PRICE - 9_900
 

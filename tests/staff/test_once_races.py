@@ -6,7 +6,7 @@ from django.conf import settings
 
 from billing.models import LedgerTransaction, TransactionKind
 from billing.selectors import ledger_verify, wallet_balance_cents
-from billing.services import wallet_fund
+from billing.services import top_up_void, wallet_fund
 from layers_ops.staff.once import AlreadyDone, once_mint
 from leasing.models import Lease, NoteVisibility, RequestNote
 from leasing.services import allocation_pick_best, request_note_add
@@ -97,4 +97,25 @@ def test_a_top_up_sent_three_times_at_once_is_recorded_once():
 
     assert sum(isinstance(r, AlreadyDone) for r in results) == 2
     assert wallet_balance_cents(organization_id=partner.organization.pk) == 300_000 + 25_000
+    assert ledger_verify() == []
+
+
+def test_a_void_sent_three_times_at_once_voids_once():
+    partner = make_partner()
+    finance = UserFactory(username="fin")
+    top_up = LedgerTransaction.objects.get(
+        kind=TransactionKind.FUNDING, entries__account__organization=partner.organization
+    )
+    token = once_mint(user=finance)
+
+    results = fire(
+        3,
+        lambda i: attempt(
+            lambda: top_up_void(top_up=top_up, actor=finance, memo="Wrong wallet", once=token)
+        ),
+    )
+
+    assert sum(isinstance(r, AlreadyDone) for r in results) == 2
+    assert LedgerTransaction.objects.filter(reverses=top_up).count() == 1
+    assert wallet_balance_cents(organization_id=partner.organization.pk) == 0
     assert ledger_verify() == []

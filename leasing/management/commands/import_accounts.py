@@ -1,11 +1,17 @@
-"""Load hand-warmed accounts from a CSV file into a pool (see ``leasing.intake``)."""
+"""Load hand-warmed accounts from a CSV file into a pool (see ``leasing.intake``).
 
+The file is streamed (``rows_iter``), so memory does not grow with its size beyond the
+handles seen; only the first 20 added and updated rows are kept unless ``-v 2``.
+"""
+
+import io
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from leasing.intake import IntakeError, accounts_import, rows_read
+from leasing.intake import IntakeError, accounts_import, rows_iter
 from leasing.models import AccountState
 
 LISTED = 20  # added/updated rows listed at the default verbosity; -v 2 lists them all
@@ -41,10 +47,23 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        name, text = self._read(options["file"])
+        path = options["file"]
         try:
-            report = accounts_import(
-                rows=rows_read(text),
+            with self._lines(path) as (name, lines):
+                report = self._import(name, lines, options)
+        except OSError as exc:
+            raise CommandError(f"Cannot read {path}: {exc.strerror}.") from None
+        self._print(report, options["verbosity"])
+        if report.refused_whole_file:
+            raise CommandError(
+                f"{len(report.refused)} row(s) refused, so nothing was imported. Fix them, or "
+                "pass --skip-invalid to import the other rows."
+            )
+
+    def _import(self, name, lines, options):
+        try:
+            return accounts_import(
+                rows=rows_iter(lines),
                 pool_name=options["pool"],
                 verticals=options["verticals"],
                 language=options["language"],
@@ -53,25 +72,23 @@ class Command(BaseCommand):
                 skip_invalid=options["skip_invalid"],
                 actor=None,
                 file_name=name,
+                listed=None if options["verbosity"] >= 2 else LISTED,
             )
         except IntakeError as exc:
             raise CommandError(f"{exc} Nothing was imported.") from None
-        self._print(report, options["verbosity"])
-        if report.refused_whole_file:
-            raise CommandError(
-                f"{len(report.refused)} row(s) refused, so nothing was imported. Fix them, or "
-                "pass --skip-invalid to import the other rows."
-            )
 
-    def _read(self, path: str) -> tuple[str, str]:
-        try:
-            if path == "-":
-                return "stdin", sys.stdin.buffer.read().decode("utf-8-sig")
-            return Path(path).name, Path(path).read_bytes().decode("utf-8-sig")
-        except OSError as exc:
-            raise CommandError(f"Cannot read {path}: {exc.strerror}.") from None
-        except UnicodeDecodeError:
-            raise CommandError(f"{path} is not UTF-8 text: save it as CSV UTF-8.") from None
+    @contextmanager
+    def _lines(self, path: str):
+        """The file (or standard input) as text lines, read as they are needed."""
+        if path == "-":
+            stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
+            try:
+                yield "stdin", stdin
+            finally:
+                stdin.detach()
+            return
+        with open(path, encoding="utf-8-sig", newline="") as lines:
+            yield Path(path).name, lines
 
     def _print(self, report, verbosity: int) -> None:
         out = self.stdout
@@ -81,15 +98,17 @@ class Command(BaseCommand):
             out.write(f"Pool {report.pool_name!r}.")
         would = "" if report.written else "Would have "
         self._list(
-            f"{would}{'added' if would else 'Added'} {len(report.added):,} {report.state} "
+            f"{would}{'added' if would else 'Added'} {report.added_count:,} {report.state} "
             "account(s)",
             report.added,
+            report.added_count,
             verbosity,
             self._added,
         )
         self._list(
-            f"{would}{'updated' if would else 'Updated'} {len(report.updated):,} account(s)",
+            f"{would}{'updated' if would else 'Updated'} {report.updated_count:,} account(s)",
             report.updated,
+            report.updated_count,
             verbosity,
             self._updated,
         )
@@ -100,15 +119,14 @@ class Command(BaseCommand):
         if report.written:
             out.write(self.style.SUCCESS(f"Done: recorded as import {report.record.pk}."))
 
-    def _list(self, title, items, verbosity, line) -> None:
-        self.stdout.write(f"{title}{':' if items and verbosity else '.'}")
+    def _list(self, title, items, count, verbosity, line) -> None:
+        self.stdout.write(f"{title}{':' if count and verbosity else '.'}")
         if not verbosity:
             return
-        shown = items if verbosity >= 2 else items[:LISTED]
-        for item in shown:
+        for item in items:
             self.stdout.write("  " + line(item))
-        if len(shown) < len(items):
-            self.stdout.write(f"  ... and {len(items) - len(shown):,} more (-v 2 lists them all)")
+        if len(items) < count:
+            self.stdout.write(f"  ... and {count - len(items):,} more (-v 2 lists them all)")
 
     @staticmethod
     def _added(item) -> str:
