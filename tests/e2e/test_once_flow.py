@@ -8,9 +8,10 @@ import base64
 import pytest
 from django.urls import reverse
 
+from billing.models import LedgerTransaction, TransactionKind, Wallet
 from billing.selectors import wallet_balance_cents
 from leasing.models import Lease, RequestNote
-from leasing.roles import OPS
+from leasing.roles import FINANCE, OPS
 from tests.conftest import make_partner
 from tests.e2e.conftest import SHOTS, log_in, shot
 from tests.factories import LeaseRequestFactory, PoolFactory, SocialAccountFactory
@@ -158,3 +159,60 @@ def test_double_click_on_save_with_a_partner_visible_note_writes_one_note(page, 
     assert [(n.body, n.visibility) for n in notes] == [
         ("Two accounts this week, the rest on Monday.", "partner")
     ]
+
+
+def test_a_large_top_up_confirmed_by_a_form_sent_twice_is_recorded_once(page, live_server):
+    partner = make_partner("Confirm Coffee")
+    wallet = Wallet.objects.get(organization=partner.organization)
+    log_in(page, live_server, "fin-confirm", FINANCE)
+    page.goto(live_server.url + reverse("admin:billing_wallet_top_up", args=[wallet.pk]))
+    token = page.get_attribute("input[name=_once]", "value")
+    page.fill("#id_amount", "25000")
+    page.fill("#id_reason", "Wire 5512 received")
+    page.click("input[type=submit].default")
+    page.wait_for_selector("#confirm-words")
+    shot(page, "once-confirm-movement")
+
+    assert page.get_attribute("input[name=_once]", "value") == token
+    assert "Twenty-five thousand dollars" in page.text_content("#confirm-words")
+
+    def twice(route):  # the Confirm reaches the server twice (a retrying proxy)
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        route.fetch(max_redirects=0)
+        route.continue_()
+
+    page.route("**/top-up/", twice)
+    page.click("input[name=confirm]")
+    page.wait_for_selector(".messagelist")
+
+    assert "Already done: a top-up of $25,000.00 recorded" in page.text_content(".messagelist")
+    assert wallet_balance_cents(organization_id=partner.organization.pk) == 300_000 + 2_500_000
+
+
+def test_a_top_up_voided_by_a_form_sent_twice_is_voided_once(page, live_server):
+    partner = make_partner("Void Coffee")
+    wallet = Wallet.objects.get(organization=partner.organization)
+    top_up = LedgerTransaction.objects.get(kind=TransactionKind.FUNDING, entries__account=wallet)
+    log_in(page, live_server, "fin-void", FINANCE)
+    page.goto(live_server.url + reverse("admin:billing_wallet_void", args=[wallet.pk, top_up.pk]))
+    assert page.get_attribute("form input[name=_once]", "value")
+    page.fill("#id_reason", "Sent to the wrong wallet")
+    shot(page, "once-void-top-up")
+
+    def twice(route):
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        route.fetch(max_redirects=0)
+        route.continue_()
+
+    page.route(f"**/void/{top_up.pk}/", twice)
+    page.click("input[type=submit].default")
+    page.wait_for_selector(".messagelist")
+    shot(page, "once-void-already-done")
+
+    assert f"Already done: {top_up.pk} voided" in page.text_content(".messagelist")
+    assert LedgerTransaction.objects.filter(reverses=top_up).count() == 1
+    assert wallet_balance_cents(organization_id=partner.organization.pk) == 0
