@@ -22,6 +22,7 @@ from django.utils.html import format_html
 from layers_ops.admin_dates import CheckedDateHierarchy
 from layers_ops.csv_export import csv_response
 from layers_ops.grammar import GrammarError, whole_number
+from layers_ops.staff.once import ONCE_FIELD, AlreadyDone, OnceRefused, once_check
 
 from .charts import Series, balance_line_svg, stacked_bars_svg
 from .forms import (
@@ -50,7 +51,6 @@ from .selectors import (
     wallet_charges,
 )
 from .services import (
-    AlreadyRecorded,
     AlreadyReversed,
     BillingError,
     money_movement_check,
@@ -226,7 +226,14 @@ class WalletAdmin(ReadOnlyAdmin):
         )
         return HttpResponseRedirect(reverse("admin:billing_wallet_change", args=[wallet.pk]))
 
-    def _money_form(self, request, wallet, form, title, intro, submit):
+    def _already_done(self, request, wallet, exc):
+        """A money form that came again: nothing moved; say what the first submit did."""
+        self.message_user(request, str(exc), messages.WARNING)
+        return HttpResponseRedirect(reverse("admin:billing_wallet_change", args=[wallet.pk]))
+
+    def _money_form(self, request, wallet, form, title, intro, submit, once=""):
+        """A money form's page; ``once`` carries the token it was first drawn with (Back
+        from its confirmation), else the page draws a fresh one."""
         return self._render(
             request,
             "admin/billing/wallet/money_form.html",
@@ -234,6 +241,7 @@ class WalletAdmin(ReadOnlyAdmin):
             form=form,
             wallet=wallet,
             original=wallet,
+            once=once,
             intro=intro,
             submit_label=submit,
             media=self.media + form.media,
@@ -288,16 +296,17 @@ class WalletAdmin(ReadOnlyAdmin):
                     memo=data["reason"],
                     description=data["description"],
                     reference=data["reference"],
-                    dedupe_key=form.dedupe_key,
+                    once=request.POST.get(ONCE_FIELD, ""),
                 ),
                 done=lambda txn: done.format(amount=dollars(form.amount_cents)),
-                form_page=lambda: self._money_form(
+                form_page=lambda once="": self._money_form(
                     request,
                     wallet,
                     form,
                     title.format(organization=wallet.organization),
                     intro,
                     submit,
+                    once,
                 ),
             )
         return self._money_form(
@@ -308,17 +317,32 @@ class WalletAdmin(ReadOnlyAdmin):
         """The one path of every top-up and adjustment form once it is valid. An amount
         over the ceiling is refused on the form; one above ``MONEY_CONFIRM_ABOVE_CENTS``
         first shows a page with the amount in words and the balance it leaves, with
-        Confirm and Back; the form's submission id makes a second post of the same form
-        record nothing."""
+        Confirm and Back. The confirmation and Back carry the form's one-time token on
+        (``layers_ops.staff.once``), so the form, its confirmation and any number of
+        Confirm clicks record one movement; ``record`` spends the token."""
         cents = form.amount_cents
+        once = request.POST.get(ONCE_FIELD, "")
         try:
             money_movement_check(amount_cents=cents)
         except BillingError as exc:
             form.add_error("amount", str(exc))
             return form_page()
         if "back" in request.POST:
-            return form_page()
+            try:
+                once_check(once, user=request.user)
+            except OnceRefused:  # spent or stale: the form starts again with a fresh one
+                once = ""
+            return form_page(once)
         if abs(cents) > settings.MONEY_CONFIRM_ABOVE_CENTS and "confirm" not in request.POST:
+            try:
+                once_check(once, user=request.user)
+            except AlreadyDone as exc:
+                return self._already_done(
+                    request, wallet_get_or_create(organization=organization), exc
+                )
+            except OnceRefused as exc:
+                form.add_error(None, str(exc))
+                return form_page()
             balance = wallet_balance_cents(organization_id=organization.pk)
             return self._render(
                 request,
@@ -333,14 +357,13 @@ class WalletAdmin(ReadOnlyAdmin):
                 balance=dollars(balance),
                 new_balance=dollars(balance + cents),
                 description=form.cleaned_data["description"],
+                once=once,
             )
         try:
             txn = record()
-        except AlreadyRecorded as exc:
-            wallet = wallet_get_or_create(organization=organization)
-            self.message_user(request, str(exc), messages.WARNING)
-            return HttpResponseRedirect(reverse("admin:billing_wallet_change", args=[wallet.pk]))
-        except BillingError as exc:
+        except AlreadyDone as exc:
+            return self._already_done(request, wallet_get_or_create(organization=organization), exc)
+        except (BillingError, OnceRefused) as exc:
             form.add_error(None, str(exc))
             return form_page()
         wallet = wallet_get_or_create(organization=organization)
@@ -368,14 +391,17 @@ class WalletAdmin(ReadOnlyAdmin):
                     actor=request.user,
                     memo=form.cleaned_data["reason"],
                     description=form.cleaned_data["description"],
+                    once=request.POST.get(ONCE_FIELD, ""),
                 )
+            except AlreadyDone as exc:
+                return self._already_done(request, wallet, exc)
             except AlreadyReversed:
                 form.add_error(
                     "charge",
                     f"{charge.pk} was already refunded; a charge is refunded at most once. "
                     "Nothing was changed.",
                 )
-            except BillingError as exc:
+            except (BillingError, OnceRefused) as exc:
                 form.add_error(None, str(exc))
             else:
                 return self._done(
@@ -432,10 +458,13 @@ class WalletAdmin(ReadOnlyAdmin):
                     actor=request.user,
                     memo=form.cleaned_data["reason"],
                     description=form.cleaned_data["description"],
+                    once=request.POST.get(ONCE_FIELD, ""),
                 )
+            except AlreadyDone as exc:
+                return self._already_done(request, wallet, exc)
             except AlreadyReversed:
                 form.add_error(None, f"{top_up.pk} was already voided. Nothing was changed.")
-            except BillingError as exc:
+            except (BillingError, OnceRefused) as exc:
                 form.add_error(None, str(exc))
             else:
                 return self._done(
@@ -461,7 +490,7 @@ class WalletAdmin(ReadOnlyAdmin):
             raise PermissionDenied
         form = MoneyMovementForm(request.POST or None, initial=request.GET.dict())
 
-        def form_page():
+        def form_page(once=""):
             return self._money_form(
                 request,
                 None,
@@ -470,6 +499,7 @@ class WalletAdmin(ReadOnlyAdmin):
                 "For any organization, including one with no wallet yet (one is opened). To "
                 "top up, adjust or refund one wallet, use the buttons on its page.",
                 "Record",
+                once,
             )
 
         if request.method == "POST" and form.is_valid():
@@ -488,7 +518,7 @@ class WalletAdmin(ReadOnlyAdmin):
                     memo=data["memo"],
                     description=data["description"],
                     reference=data["reference"],
-                    dedupe_key=form.dedupe_key,
+                    once=request.POST.get(ONCE_FIELD, ""),
                 ),
                 done=lambda txn: (
                     f"Recorded {txn.get_kind_display().lower()} of {dollars(form.amount_cents)}"

@@ -1,5 +1,4 @@
 import datetime
-import uuid
 from decimal import Decimal
 
 from django import forms
@@ -40,23 +39,7 @@ def _description_field(initial: str, when_empty: str) -> forms.CharField:
     )
 
 
-class _OneSubmission(forms.Form):
-    """A hidden id made when the form is first shown and sent back with it: the same
-    form posted twice (a double click, back and resubmit) is recorded once."""
-
-    submission = forms.UUIDField(widget=forms.HiddenInput, required=False)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["submission"].initial = uuid.uuid4()
-
-    @property
-    def dedupe_key(self) -> str | None:
-        submission = self.cleaned_data.get("submission")
-        return f"console:{submission}" if submission else None
-
-
-class MoneyMovementForm(_OneSubmission):
+class MoneyMovementForm(forms.Form):
     """What finance records for any organization: money received (top-up) or a
     correction (adjustment). Both need a reason."""
 
@@ -105,7 +88,7 @@ class MoneyMovementForm(_OneSubmission):
         return int(self.cleaned_data["amount"] * Decimal(100))
 
 
-class TopUpForm(_OneSubmission):
+class TopUpForm(forms.Form):
     """Money received from the partner, into one wallet."""
 
     required_css_class = "required"
@@ -122,7 +105,7 @@ class TopUpForm(_OneSubmission):
         return int(self.cleaned_data["amount"] * Decimal(100))
 
 
-class AdjustmentForm(_OneSubmission):
+class AdjustmentForm(forms.Form):
     """A correction to one wallet, up (credit) or down (debit)."""
 
     required_css_class = "required"

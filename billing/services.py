@@ -22,6 +22,7 @@ from layers_ops.partners.services import (
     organization_create,
     project_create,
 )
+from layers_ops.staff.once import once_take
 
 from .models import (
     LEASE_CHARGE_KINDS,
@@ -77,17 +78,6 @@ class AmountOverCeiling(BillingError):
             f"{dollars(amount_cents)} is more than one money movement may be: at most "
             f"{dollars(ceiling_cents)} (MONEY_MOVEMENT_MAX_CENTS). Check the amount; split a "
             "real one this large into several."
-        )
-
-
-class AlreadyRecorded(BillingError):
-    """The same submission (its dedupe key) was already recorded: a double submit."""
-
-    def __init__(self, txn: LedgerTransaction):
-        self.transaction = txn
-        super().__init__(
-            f"This was already recorded as {txn.pk} ({txn.get_kind_display().lower()}); "
-            "nothing was recorded twice."
         )
 
 
@@ -149,7 +139,6 @@ def _post(
     memo: str = "",
     description: str = "",
     reference: str = "",
-    dedupe_key: str | None = None,
     **links,
 ) -> LedgerTransaction:
     """Write one balanced transaction. Call inside ``transaction.atomic()``.
@@ -157,8 +146,8 @@ def _post(
     ``memo`` is the internal reason, ``description`` what the partner reads. ``links``
     are what the transaction is about: ``reverses``, ``lease_id``, ``period``. A new
     movement is held to the ceiling; one that undoes another (``reverses``) is not. A
-    ``dedupe_key`` already used is refused with ``AlreadyRecorded`` (checked once the
-    accounts are locked, so two submits at once cannot both pass).
+    form submitted twice is stopped before this, by its one-time token
+    (``layers_ops.staff.once``).
     """
     if sum(amount for _, amount in legs) != 0:
         raise BillingError("A ledger transaction must sum to zero.")
@@ -172,10 +161,6 @@ def _post(
         .filter(pk__in=[account.pk for account, _ in legs])
         .order_by("pk")
     }
-    if dedupe_key is not None:
-        earlier = LedgerTransaction.objects.filter(dedupe_key=dedupe_key).first()
-        if earlier is not None:
-            raise AlreadyRecorded(earlier)
     for account, amount in legs:
         current = locked[account.pk]
         after = current.balance_cents + amount
@@ -194,7 +179,6 @@ def _post(
         memo=memo,
         partner_description=description,
         reference=reference,
-        dedupe_key=dedupe_key,
         **links,
         **_actor_fields(actor),
     )
@@ -228,22 +212,26 @@ def wallet_fund(
     memo: str = "",
     description: str = "",
     reference: str = "",
-    dedupe_key: str | None = None,
+    once: str | None = None,
 ) -> LedgerTransaction:
     """Money received from a partner: the wallet goes up, funding goes down. ``memo`` is
-    the internal reason; the partner reads ``description`` (default "Wallet top-up")."""
+    the internal reason; the partner reads ``description`` (default "Wallet top-up").
+    ``once``: the form's one-time token (``layers_ops.staff.once``), so a page records
+    it once."""
+    ticket = once_take(once, user=actor)
     if amount_cents <= 0:
         raise BillingError("A top-up must be a positive number of cents.")
     wallet = wallet_get_or_create(organization=organization)
-    return _post(
+    txn = _post(
         kind=TransactionKind.FUNDING,
         legs=[(wallet, amount_cents), (_system_account(AccountKind.FUNDING), -amount_cents)],
         actor=actor,
         memo=memo.strip() or "Wallet top-up",
         description=description.strip() or TOP_UP_DESCRIPTION,
         reference=reference or wallet.organization_id,
-        dedupe_key=dedupe_key,
     )
+    ticket.done(f"a top-up of {dollars(amount_cents)} recorded (transaction {txn.pk})")
+    return txn
 
 
 @transaction.atomic
@@ -255,25 +243,27 @@ def wallet_adjust(
     memo: str,
     description: str = "",
     reference: str = "",
-    dedupe_key: str | None = None,
+    once: str | None = None,
 ) -> LedgerTransaction:
     """A finance correction, up (credit) or down (debit); never below zero. Needs an
     internal reason (``memo``); the partner reads ``description`` (default "Account
-    credit" or "Account debit")."""
+    credit" or "Account debit"). ``once`` as for ``wallet_fund``."""
+    ticket = once_take(once, user=actor)
     if amount_cents == 0:
         raise BillingError("An adjustment cannot be zero.")
     if not memo.strip():
         raise BillingError("Say why: an adjustment needs a memo.")
     wallet = wallet_get_or_create(organization=organization)
-    return _post(
+    txn = _post(
         kind=TransactionKind.ADJUSTMENT,
         legs=[(wallet, amount_cents), (_system_account(AccountKind.ADJUSTMENTS), -amount_cents)],
         actor=actor,
         memo=memo.strip(),
         description=description.strip() or adjustment_description(amount_cents),
         reference=reference or wallet.organization_id,
-        dedupe_key=dedupe_key,
     )
+    ticket.done(f"an adjustment of {dollars(amount_cents)} recorded (transaction {txn.pk})")
+    return txn
 
 
 def charge_dedupe_key(lease_id: int, period: int) -> str:
@@ -469,14 +459,21 @@ def renewal_charge(
 
 @transaction.atomic
 def transaction_reverse(
-    *, original: LedgerTransaction, actor, memo: str, description: str = ""
+    *,
+    original: LedgerTransaction,
+    actor,
+    memo: str,
+    description: str = "",
+    once: str | None = None,
 ) -> LedgerTransaction:
     """Undo a transaction with its mirror image, linked to it (``reverses``) and naming
     it as its reference. A reversed charge is a refund to the wallet; a reversed top-up
     is a voided top-up (kind ``top_up_void``), possible only while the wallet still
     holds the money (``TopUpSpent``). A transaction is reversed at most once; a reversal
     or void is final. ``memo`` is the internal reason; the partner reads
-    ``description`` (default e.g. "Refund: Lease @handle, month 2")."""
+    ``description`` (default e.g. "Refund: Lease @handle, month 2"). ``once`` as for
+    ``wallet_fund``."""
+    ticket = once_take(once, user=actor)
     if not memo.strip():
         raise BillingError("Say why: a reversal needs a memo.")
     original = LedgerTransaction.objects.select_for_update().get(pk=original.pk)
@@ -493,7 +490,7 @@ def transaction_reverse(
         if original.kind == TransactionKind.FUNDING
         else TransactionKind.REVERSAL
     )
-    return _post(
+    txn = _post(
         kind=kind,
         legs=legs,
         actor=actor,
@@ -504,14 +501,27 @@ def transaction_reverse(
         lease_id=original.lease_id,
         period=original.period,
     )
+    undone = "voided" if kind == TransactionKind.TOP_UP_VOID else "refunded"
+    ticket.done(f"{original.pk} {undone} (transaction {txn.pk})")
+    return txn
 
 
-def top_up_void(*, top_up: LedgerTransaction, actor, memo: str, description: str = ""):
+def top_up_void(
+    *,
+    top_up: LedgerTransaction,
+    actor,
+    memo: str,
+    description: str = "",
+    once: str | None = None,
+):
     """Void a mistaken top-up: ``transaction_reverse`` of a funding transaction, which
-    refuses once the wallet spent any of it and refuses a second void."""
+    refuses once the wallet spent any of it and refuses a second void. ``once`` as for
+    ``wallet_fund``."""
     if top_up.kind != TransactionKind.FUNDING:
         raise BillingError(f"{top_up.pk} is not a top-up; only a top-up can be voided.")
-    return transaction_reverse(original=top_up, actor=actor, memo=memo, description=description)
+    return transaction_reverse(
+        original=top_up, actor=actor, memo=memo, description=description, once=once
+    )
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ from django.db import IntegrityError, OperationalError, connection, connections,
 from django.utils import timezone
 
 from layers_ops.grammar import GrammarError, whole_number
+from layers_ops.staff.once import once_take
 
 from .models import AccountEvent, AccountImport, AccountState, Pool, SocialAccount
 from .services import actor_label
@@ -429,6 +430,7 @@ def accounts_import(
     file_name: str = "",
     dry_run: bool = False,
     listed: int | None = None,
+    once: str | None = None,
 ) -> ImportReport:
     """Add or update the rows' accounts in the named pool (created if new, its verticals,
     language and geos updated when given); see the module docstring for the rules.
@@ -440,7 +442,9 @@ def accounts_import(
     (None keeps all; the counts are always whole). Raises ``IntakeError`` for options or a
     file that cannot work (unknown state, a new pool without verticals, a bad language or
     country code, no header, not UTF-8) and when a concurrent import added the same
-    handles first; nothing is written then.
+    handles first; nothing is written then. ``once`` is the confirm form's one-time token
+    (``layers_ops.staff.once``): confirming the same preview twice imports once; the
+    preview (``dry_run``) spends none.
     """
     if state not in INTAKE_STATES:
         raise IntakeError("Imported accounts start as ready or warming.")
@@ -448,6 +452,7 @@ def accounts_import(
         pool_name=pool_name, verticals=verticals, language=language, geos=geos
     )
     with _deadlock_refused(), transaction.atomic():
+        ticket = once_take(None if dry_run else once, user=actor)
         pool = _pool_get(options, lock=False)
         if pool is None and not options.verticals:
             raise IntakeError(
@@ -494,6 +499,10 @@ def accounts_import(
             actor_label=actor_label(actor),
         )
         report.written = True
+        ticket.done(
+            f"{file_name or 'the file'} imported into {pool.name}: {added:,} added, "
+            f"{report.updated_count:,} updated"
+        )
         return report
 
 

@@ -14,9 +14,11 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from billing.money import dollars
 from billing.services import SYSTEM_ACTOR, InsufficientFunds, LeaseCharge, lease_charges_post
 from layers_ops.api.exceptions import BillingExhausted, Conflict
 from layers_ops.partners.models import ApiKey
+from layers_ops.staff.once import once_take
 
 from . import fit, ranking, selectors
 from .fit import fit_gaps
@@ -56,6 +58,25 @@ class RequestClosed(LeasingError):
     def __init__(self, message: str, *, lease_request: LeaseRequest):
         super().__init__(message)
         self.lease_request = lease_request
+
+
+class RequestChanged(LeasingError):
+    """The request is not as the page that asked for the change showed it (another
+    allocation or a partner's cancel came first); nothing was changed."""
+
+
+def _expect_assigned(lease_request: LeaseRequest, *, assigned: int, expected: int | None):
+    """Refuse when the page was drawn from another assigned count than the locked row's."""
+    if expected is not None and assigned != expected:
+        raise RequestChanged(
+            "This request changed since you opened the page: "
+            f"{assigned} of {lease_request.count} already assigned. Nothing was changed; "
+            "check the request and choose again."
+        )
+
+
+def _accounts(n: int) -> str:
+    return f"{n} account" if n == 1 else f"{n} accounts"
 
 
 class AccountsUnavailable(LeasingError):
@@ -175,19 +196,32 @@ def lease_request_create(
 
 @transaction.atomic
 def request_note_add(
-    *, lease_request: LeaseRequest, body: str, visibility: str, author
+    *,
+    lease_request: LeaseRequest,
+    body: str,
+    visibility: str,
+    author,
+    once: str | None = None,
+    once_part: str = "",
 ) -> RequestNote:
     """A note on a request; partner-visible ones show as the request's ``note``.
 
     Refused (``LeasingError``, saying how long it is) when empty or over
-    ``NOTE_MAX_LENGTH`` characters: never cut (``validators.note_body_clean``)."""
+    ``NOTE_MAX_LENGTH`` characters: never cut (``validators.note_body_clean``). ``once``
+    (the form's one-time token, ``layers_ops.staff.once``; ``once_part`` tells the notes
+    of one form apart) makes a repeated submit of the form write nothing
+    (``AlreadyDone``)."""
+    ticket = once_take(once, user=author, part=once_part)
     try:
         body = note_body_clean(body)
     except InvalidValue as exc:
         raise LeasingError(str(exc)) from None
-    return RequestNote.objects.create(
+    note = RequestNote.objects.create(
         lease_request=lease_request, body=body, visibility=visibility, author=author
     )
+    shown = "partner-visible" if visibility == NoteVisibility.PARTNER else "internal"
+    ticket.done(f"{shown} note added to {lease_request.public_id}")
+    return note
 
 
 @dataclass(frozen=True)
@@ -209,6 +243,8 @@ def allocation_assign(
     actor,
     take_over: bool = False,
     allow_poor_fit: bool = False,
+    expect_assigned: int | None = None,
+    once: str | None = None,
 ) -> Allocation:
     """Assign ready accounts to a request's project, lease them and charge the first month.
 
@@ -219,9 +255,12 @@ def allocation_assign(
     claimed it (``ClaimTaken``, unless ``take_over``), the choice would exceed ``count``,
     an account was taken meanwhile, an account misses the language or geo asked
     (``PoorFit``, unless ``allow_poor_fit``), or the wallet does not cover every account
-    chosen (the error says how many it covers). Working an unclaimed request claims it
-    for ``actor``.
+    chosen (the error says how many it covers), or the page it was chosen on showed
+    another assigned count than ``expect_assigned`` (``RequestChanged``). Working an
+    unclaimed request claims it for ``actor``. ``once`` is the form's one-time token: a
+    second submit of the same page assigns nothing (``AlreadyDone``).
     """
+    ticket = once_take(once, user=actor)
     ids = sorted({a.pk if isinstance(a, SocialAccount) else a for a in accounts})
     if not ids:
         raise LeasingError("Choose at least one account.")
@@ -232,8 +271,9 @@ def allocation_assign(
             "accounts.",
             lease_request=lease_request,
         )
-    _claim_locked(lease_request, actor=actor, take_over=take_over)  # working it claims it
     assigned = lease_request.leases.count()
+    _expect_assigned(lease_request, assigned=assigned, expected=expect_assigned)
+    _claim_locked(lease_request, actor=actor, take_over=take_over)  # working it claims it
     still_needed = lease_request.count - assigned
     if len(ids) > still_needed:
         raise LeasingError(
@@ -337,6 +377,10 @@ def allocation_assign(
         fields += ["status", "closed_at", "closed_by"]
     if fields:
         lease_request.save(update_fields=fields)
+    ticket.done(
+        f"{_accounts(len(ids))} assigned to {lease_request.public_id} and "
+        f"{dollars(price * len(ids))} charged"
+    )
     return Allocation(lease_request=lease_request, leases=leases, charged_cents=price * len(ids))
 
 
@@ -348,6 +392,8 @@ def allocation_pick_best(
     actor,
     take_over: bool = False,
     allow_poor_fit: bool = False,
+    expect_assigned: int | None = None,
+    once: str | None = None,
 ) -> Allocation:
     """Assign the ``count`` best-ranked ready accounts (``leasing.ranking``) to a request.
 
@@ -355,8 +401,10 @@ def allocation_pick_best(
     ``FOR UPDATE SKIP LOCKED`` so accounts another allocation holds right now are passed
     over rather than waited for, then ``allocation_assign`` leases and charges them. If
     fewer than ``count`` fitting accounts are free, nothing is assigned and the error
-    says how many are. Claims and poor fits are ruled as ``allocation_assign`` rules them.
+    says how many are. Claims, poor fits, ``expect_assigned`` and ``once`` are ruled as
+    ``allocation_assign`` rules them (the token is spent here, first).
     """
+    ticket = once_take(once, user=actor)
     if count < 1:
         raise LeasingError("Pick at least one account.")
     lease_request = _lock_request(lease_request)
@@ -366,8 +414,10 @@ def allocation_pick_best(
             "accounts.",
             lease_request=lease_request,
         )
+    assigned = lease_request.leases.count()
+    _expect_assigned(lease_request, assigned=assigned, expected=expect_assigned)
     _claim_locked(lease_request, actor=actor, take_over=take_over)  # working it claims it
-    still_needed = lease_request.count - lease_request.leases.count()
+    still_needed = lease_request.count - assigned
     if count > still_needed:
         raise LeasingError(
             f"Request {lease_request.public_id} needs {still_needed} more account(s); "
@@ -384,13 +434,18 @@ def allocation_pick_best(
             f"right now; {count} were asked for. Nothing was assigned.",
             account_ids=[],
         )
-    return allocation_assign(
+    allocation = allocation_assign(
         lease_request=lease_request,
         accounts=picked,
         actor=actor,
         take_over=take_over,
         allow_poor_fit=allow_poor_fit,
     )
+    ticket.done(
+        f"{_accounts(count)} assigned to {lease_request.public_id} and "
+        f"{dollars(allocation.charged_cents)} charged"
+    )
+    return allocation
 
 
 def _lock_best_ready(lease_request: LeaseRequest, count: int, *, fitting_only: bool) -> list[str]:
@@ -447,11 +502,15 @@ class Claim:
 
 
 @transaction.atomic
-def request_claim(*, lease_request: LeaseRequest, actor, take_over: bool = False) -> Claim:
+def request_claim(
+    *, lease_request: LeaseRequest, actor, take_over: bool = False, once: str | None = None
+) -> Claim:
     """Mark a request as being worked by ``actor``: one person at a time.
 
     Claiming a request someone else holds is refused unless ``take_over``; a take-over
-    says whose claim it was (and leaves an internal note, so the history shows it)."""
+    says whose claim it was (and leaves an internal note, so the history shows it).
+    ``once``: the form's one-time token, spent per request (a list action claims many)."""
+    ticket = once_take(once, user=actor, part=f"claim:{lease_request.pk}")
     lease_request = _lock_request(lease_request)
     if lease_request.status != RequestStatus.REQUESTED:
         raise RequestClosed(
@@ -459,6 +518,8 @@ def request_claim(*, lease_request: LeaseRequest, actor, take_over: bool = False
             lease_request=lease_request,
         )
     holder = _claim_locked(lease_request, actor=actor, take_over=take_over)
+    taken = f" (taken over from {holder.get_username()})" if holder is not None else ""
+    ticket.done(f"{lease_request.public_id} claimed{taken}")
     return Claim(lease_request=lease_request, previous_holder=holder)
 
 
@@ -495,9 +556,10 @@ def _claim_locked(lease_request: LeaseRequest, *, actor, take_over: bool):
 
 
 @transaction.atomic
-def request_unclaim(*, lease_request: LeaseRequest, actor) -> LeaseRequest:
+def request_unclaim(*, lease_request: LeaseRequest, actor, once: str | None = None) -> LeaseRequest:
     """Give a request back to the queue. Only the holder releases their own claim
-    (anyone else takes it over instead)."""
+    (anyone else takes it over instead). ``once`` as for ``request_claim``."""
+    ticket = once_take(once, user=actor, part=f"unclaim:{lease_request.pk}")
     lease_request = _lock_request(lease_request)
     holder = lease_request.claimed_by
     if holder is None:
@@ -511,6 +573,7 @@ def request_unclaim(*, lease_request: LeaseRequest, actor) -> LeaseRequest:
     lease_request.claimed_by = None
     lease_request.claimed_at = None
     lease_request.save(update_fields=["claimed_by", "claimed_at"])
+    ticket.done(f"{lease_request.public_id} released to the queue")
     return lease_request
 
 
@@ -523,12 +586,17 @@ def request_close(
     partner_visible: bool,
     actor,
     take_over: bool = False,
+    expect_assigned: int | None = None,
+    once: str | None = None,
 ) -> LeaseRequest:
     """Close an open request with fewer accounts than asked (``partial``, at least one
     assigned) or none (``rejected``). A note saying why is required. Nothing is billed:
     only the accounts already assigned were charged, when they were assigned. Someone
     else's claim refuses it (``ClaimTaken``) unless ``take_over``; closing an unclaimed
-    request claims it for ``actor``."""
+    request claims it for ``actor``. A page drawn with another assigned count than now
+    (``expect_assigned``) is refused (``RequestChanged``); a second submit of the same
+    page (``once``) closes nothing and writes no second note (``AlreadyDone``)."""
+    ticket = once_take(once, user=actor)
     if outcome not in (RequestStatus.PARTIAL, RequestStatus.REJECTED):
         raise LeasingError("Close a request as partial or rejected.")
     if not note or not note.strip():
@@ -539,8 +607,9 @@ def request_close(
             f"Request {lease_request.public_id} is already {lease_request.status}.",
             lease_request=lease_request,
         )
-    _claim_locked(lease_request, actor=actor, take_over=take_over)  # working it claims it
     assigned = lease_request.leases.count()
+    _expect_assigned(lease_request, assigned=assigned, expected=expect_assigned)
+    _claim_locked(lease_request, actor=actor, take_over=take_over)  # working it claims it
     if outcome == RequestStatus.PARTIAL and not assigned:
         raise LeasingError("Nothing is assigned yet: reject the request instead.")
     if outcome == RequestStatus.REJECTED and assigned:
@@ -557,6 +626,7 @@ def request_close(
     lease_request.closed_at = timezone.now()
     lease_request.closed_by = actor
     lease_request.save(update_fields=["status", "closed_at", "closed_by"])
+    ticket.done(f"{lease_request.public_id} closed as {outcome}")
     return lease_request
 
 
@@ -604,14 +674,21 @@ def account_moves_check(accounts: list[SocialAccount], to_state: str) -> dict[st
 
 @transaction.atomic
 def account_moves_bulk(
-    *, accounts: Iterable[SocialAccount | str], to_state: str, actor, reason: str = ""
+    *,
+    accounts: Iterable[SocialAccount | str],
+    to_state: str,
+    actor,
+    reason: str = "",
+    once: str | None = None,
 ) -> MoveOutcome:
     """Move accounts to ``to_state`` where the move makes sense; refuse the others, each
     with a reason. One transaction: the accounts are locked in pk order and re-checked,
     the movable ones change in one UPDATE and each move is logged (AccountEvent) with
     who, when and why. ``leased`` is entered only by ``allocation_assign``, and an account
-    with an active lease leaves ``leased`` only when that lease ends.
+    with an active lease leaves ``leased`` only when that lease ends. ``once``: the form's
+    one-time token; a second submit of the same page moves nothing (``AlreadyDone``).
     """
+    ticket = once_take(once, user=actor)
     if to_state not in AccountState.values:
         raise LeasingError(f"Unknown state {to_state!r}.")
     ids = sorted({a.pk if isinstance(a, SocialAccount) else a for a in accounts})
@@ -627,6 +704,7 @@ def account_moves_bulk(
         else:
             moved.append(account)
     if not moved:
+        ticket.done(f"no account moved to {to_state} ({len(refused)} refused)")
         return MoveOutcome(moved=[], refused=refused)
 
     now = timezone.now()
@@ -642,6 +720,7 @@ def account_moves_bulk(
         if to_state == AccountState.READY and account.warmed_since is None:
             account.warmed_since = now
     _log_moves(moved, from_states=from_states, to_state=to_state, actor=actor, reason=reason)
+    ticket.done(f"{_accounts(len(moved))} moved to {to_state}")
     return MoveOutcome(moved=moved, refused=refused)
 
 
@@ -1093,7 +1172,9 @@ _END_REASONS = {
 
 
 @transaction.atomic
-def lease_end(*, lease: Lease, reason: str, actor=None, note: str = "") -> Lease:
+def lease_end(
+    *, lease: Lease, reason: str, actor=None, note: str = "", once: str | None = None
+) -> Lease:
     """End a running lease now: the partner released the account, or ops ended it.
 
     One transaction: the lease is locked, then its account. The lease becomes
@@ -1103,8 +1184,10 @@ def lease_end(*, lease: Lease, reason: str, actor=None, note: str = "") -> Lease
     lease as that run left it. The account moves ``leased`` -> ``cooldown``, logged with
     ``actor`` (or the system) and ``note``. Nothing is refunded: the month already paid
     simply runs out (finance can refund by hand). A lease already disconnected raises
-    ``LeaseEnded``.
+    ``LeaseEnded``. ``once``: the ops form's one-time token, spent per lease (one form
+    ends many), so a second submit of the page ends nothing (``AlreadyDone``).
     """
+    ticket = once_take(once, user=actor, part=f"end:{lease.pk}")
     if reason not in _END_REASONS:
         raise LeasingError(f"A lease is ended as released_by_partner or ops, not {reason!r}.")
     lease = Lease.objects.select_for_update(of=("self",)).get(pk=lease.pk)
@@ -1135,6 +1218,7 @@ def lease_end(*, lease: Lease, reason: str, actor=None, note: str = "") -> Lease
             actor=actor,
             reason=(f"{why}: {note.strip()}" if note.strip() else why)[:200],
         )
+    ticket.done(f"the lease of @{account.handle} ended")
     return lease
 
 

@@ -10,6 +10,7 @@ from leasing.models import NoteVisibility, RequestNote
 from leasing.roles import FINANCE, OPS
 from tests.conftest import bearer_client
 from tests.factories import LeaseRequestFactory, OrganizationFactory, UserFactory
+from tests.once import once
 
 pytestmark = pytest.mark.django_db
 
@@ -69,6 +70,7 @@ def test_ops_leave_notes_that_partners_read(client, partner):
     response = client.post(
         url,
         {
+            **once(client),
             "notes-TOTAL_FORMS": "1",
             "notes-INITIAL_FORMS": "0",
             "notes-0-body": "Sourcing from the GB pool; ETA Friday",

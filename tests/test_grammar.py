@@ -19,6 +19,7 @@ from leasing.models import Lease
 from leasing.roles import FINANCE, OPS
 from tests.billing.helpers import staff_in
 from tests.factories import LeaseRequestFactory, PoolFactory, SocialAccountFactory
+from tests.once import once
 
 # Spellings of a number no edge accepts: other scripts' digits, separators, exponents,
 # signs, spaces, leading zeros, fractions where a whole number is due.
@@ -194,7 +195,7 @@ def test_money_forms_refuse_amounts_outside_the_grammar(client, finance, partner
         data = {"reason": "x"}
     before = LedgerTransaction.objects.count()
 
-    response = client.post(url, {**data, "amount": raw})
+    response = client.post(url, {**once(client), **data, "amount": raw})
 
     assert response.status_code == 200
     assert "amount" in response.context["form"].errors
@@ -206,7 +207,7 @@ def test_money_forms_still_take_plain_amounts(client, finance, partner):
     wallet = Wallet.objects.get(organization=partner.organization)
     url = reverse("admin:billing_wallet_top_up", args=[wallet.pk])
 
-    response = client.post(url, {"amount": " 250.5 ", "reason": "Wire 4471"})
+    response = client.post(url, {**once(client), "amount": " 250.5 ", "reason": "Wire 4471"})
 
     assert response.status_code == 302
     assert wallet_balance_cents(organization_id=partner.organization.pk) == 300_000 + 25_050
@@ -287,7 +288,7 @@ def test_the_admin_pick_best_count_outside_the_grammar_is_a_form_error(client, p
         SocialAccountFactory(pool=pool)
     url = reverse("admin:leasing_leaserequest_allocate", args=[lease_request.pk])
 
-    response = client.post(url, {"best-count": count, "pick_best": "1"})
+    response = client.post(url, {**once(client), "best-count": count, "pick_best": "1"})
 
     assert response.status_code == 200
     assert "count" in response.context["pick_form"].errors

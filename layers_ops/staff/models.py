@@ -1,4 +1,5 @@
 from axes.models import AccessAttempt
+from django.conf import settings
 from django.db import models
 
 
@@ -44,3 +45,19 @@ class Lockout(AccessAttempt):
     class Meta:
         proxy = True
         verbose_name = "access attempt"
+
+
+class FormOnce(models.Model):
+    """One admin form's rendering that took effect (``layers_ops.staff.once``): the
+    primary key is its token, so the database lets it take effect once."""
+
+    token = models.CharField(max_length=80, primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    consumed_at = models.DateTimeField(db_index=True)
+    outcome = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = "form submitted once"
+
+    def __str__(self):
+        return f"{self.token} ({self.outcome or 'done'})"

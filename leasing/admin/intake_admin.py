@@ -10,7 +10,10 @@ layout; the two steps are ours, so that:
 * only a preview that can be confirmed keeps the file, under a random token held in the
   user's session with the options previewed (``intake_upload_keep``); confirming takes
   it back once (``intake_upload_claim``), imports exactly what was previewed and deletes
-  the file whatever happens.
+  the file whatever happens;
+* the confirm form carries a one-time token (``layers_ops.staff.once``) that the import
+  spends in its transaction (the preview spends none), so a second confirm of the same
+  page says what the first one imported, when and by whom.
 """
 
 from django import forms
@@ -29,6 +32,7 @@ from import_export.admin import ImportMixin
 from import_export.formats.base_formats import CSV
 
 from layers_ops.csv_export import csv_response
+from layers_ops.staff.once import ONCE_FIELD, AlreadyDone, OnceRefused, once_check
 
 from ..intake import IntakeError, accounts_import, rows_iter
 from ..intake_uploads import (
@@ -147,7 +151,15 @@ class AccountIntakeAdminMixin(ImportMixin):
         upload = intake_upload_claim(
             session=request.session, user=request.user, token=request.POST.get("upload", "")
         )
+        once = request.POST.get(ONCE_FIELD, "")
         if upload is None:
+            try:
+                once_check(once, user=request.user)
+            except AlreadyDone as exc:  # confirmed twice: say what the first confirm did
+                self.message_user(request, str(exc), messages.WARNING)
+                return HttpResponseRedirect(reverse("admin:leasing_socialaccount_changelist"))
+            except OnceRefused:
+                pass
             return self._back_to_upload(
                 request,
                 "This preview was already imported, has expired or is not yours: nothing was "
@@ -160,9 +172,13 @@ class AccountIntakeAdminMixin(ImportMixin):
                     actor=request.user,
                     file_name=upload.file_name,
                     listed=0,
+                    once=once,
                     **upload.options,
                 )
-        except IntakeError as exc:
+        except AlreadyDone as exc:
+            self.message_user(request, str(exc), messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:leasing_socialaccount_changelist"))
+        except (IntakeError, OnceRefused) as exc:
             return self._back_to_upload(request, f"Nothing was imported: {exc}")
         finally:
             upload.delete()

@@ -15,6 +15,8 @@ from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
+from layers_ops.staff.once import ONCE_FIELD, OnceRefused
+
 from ..intake import social_account_add
 from ..models import AccountEvent, AccountState, Pool, SocialAccount
 from ..services import (
@@ -329,12 +331,17 @@ class SocialAccountAdmin(AccountIntakeAdminMixin, admin.ModelAdmin):
         accounts = list(queryset.select_related("pool").order_by("handle"))
         form = MoveForm(request.POST if request.POST.get("confirm") == "yes" else None)
         if form.is_bound and form.is_valid():
-            outcome = account_moves_bulk(
-                accounts=accounts,
-                to_state=to_state,
-                actor=request.user,
-                reason=form.cleaned_data["reason"],
-            )
+            try:
+                outcome = account_moves_bulk(
+                    accounts=accounts,
+                    to_state=to_state,
+                    actor=request.user,
+                    reason=form.cleaned_data["reason"],
+                    once=request.POST.get(ONCE_FIELD, ""),
+                )
+            except OnceRefused as exc:  # this page was submitted already, or is stale
+                self.message_user(request, str(exc), messages.WARNING)
+                return None
             self._report_moves(request, outcome, verb)
             return None  # back to the change list
         refusals = account_moves_check(accounts, to_state)

@@ -39,6 +39,7 @@ from billing.money import dollars
 from billing.selectors import wallet_balance_cents
 from layers_ops.admin_dates import CheckedDateHierarchy
 from layers_ops.grammar import WholeNumberField
+from layers_ops.staff.once import ONCE_FIELD, AlreadyDone, OnceRefused
 
 from ..fit import fit_gaps, supply_counts
 from ..models import (
@@ -236,9 +237,16 @@ class VerticalFilter(admin.SimpleListFilter):
 POOR_FIT_LABEL = "I accept accounts that do not match the language/geo"
 
 
+def _expect_assigned_field():
+    """The assigned count the page was drawn from: the service refuses the change when
+    the request has changed since (``RequestChanged``)."""
+    return forms.IntegerField(widget=forms.HiddenInput, min_value=0, required=False)
+
+
 class PickBestForm(forms.Form):
     count = WholeNumberField(min_value=1, max_value=50, label="How many")
     allow_poor_fit = forms.BooleanField(required=False, label=POOR_FIT_LABEL)
+    expect_assigned = _expect_assigned_field()
 
 
 class ChooseAccountsForm(forms.Form):
@@ -246,6 +254,7 @@ class ChooseAccountsForm(forms.Form):
         choices=[], error_messages={"required": "Tick at least one account."}
     )
     allow_poor_fit = forms.BooleanField(required=False, label=POOR_FIT_LABEL)
+    expect_assigned = _expect_assigned_field()
 
     def __init__(self, *args, choices=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -262,6 +271,7 @@ class CloseForm(forms.Form):
         label="Partner-visible",
         help_text="Show this note to the partner as the request's note (else ops only).",
     )
+    expect_assigned = _expect_assigned_field()
 
     def clean_note(self):
         return _note_checked(self.cleaned_data["note"])
@@ -475,9 +485,12 @@ class LeaseRequestAdmin(admin.ModelAdmin):
         for lease_request in queryset.select_related("claimed_by"):
             try:
                 claim = request_claim(
-                    lease_request=lease_request, actor=request.user, take_over=take_over
+                    lease_request=lease_request,
+                    actor=request.user,
+                    take_over=take_over,
+                    once=request.POST.get(ONCE_FIELD, ""),
                 )
-            except LeasingError as exc:
+            except (LeasingError, OnceRefused) as exc:
                 refused.append(str(exc))
                 continue
             claimed.append(lease_request.public_id)
@@ -510,8 +523,12 @@ class LeaseRequestAdmin(admin.ModelAdmin):
         released, refused = [], []
         for lease_request in queryset:
             try:
-                request_unclaim(lease_request=lease_request, actor=request.user)
-            except LeasingError as exc:
+                request_unclaim(
+                    lease_request=lease_request,
+                    actor=request.user,
+                    once=request.POST.get(ONCE_FIELD, ""),
+                )
+            except (LeasingError, OnceRefused) as exc:
                 refused.append(str(exc))
                 continue
             released.append(lease_request.public_id)
@@ -527,15 +544,18 @@ class LeaseRequestAdmin(admin.ModelAdmin):
         pass  # every field is read-only: only the notes inline saves anything
 
     def save_formset(self, request, form, formset, change):
-        # Notes go through the service (author and time recorded, never edited).
+        # Notes go through the service (author and time recorded, never edited), each
+        # spending the page's one-time token once: a second Save of the page writes none.
         formset.new_objects = [
             request_note_add(
                 lease_request=form.instance,
                 body=note_form.cleaned_data["body"],
                 visibility=note_form.cleaned_data["visibility"],
                 author=request.user,
+                once=request.POST.get(ONCE_FIELD, ""),
+                once_part=f"note:{index}",
             )
-            for note_form in formset.forms
+            for index, note_form in enumerate(formset.forms)
             if note_form.has_changed() and not note_form.instance.pk
         ]
         formset.changed_objects, formset.deleted_objects = [], []
@@ -547,7 +567,13 @@ class LeaseRequestAdmin(admin.ModelAdmin):
         extra = {}
         if obj is not None:
             extra = self._work_context(request, obj)
-        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
+        try:  # the admin saves the notes in one transaction: a refusal rolls all back
+            return super().change_view(
+                request, object_id, form_url, {**extra, **(extra_context or {})}
+            )
+        except OnceRefused as exc:
+            self.message_user(request, str(exc), messages.WARNING)
+            return HttpResponseRedirect(request.get_full_path())
 
     def _work_context(self, request, obj) -> dict:
         is_open = obj.status == RequestStatus.REQUESTED
@@ -737,14 +763,15 @@ class LeaseRequestAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request, obj):
             raise PermissionDenied
         what = request.POST.get("do", "claim")
+        once = request.POST.get(ONCE_FIELD, "")
         try:
             if what == "unclaim":
-                request_unclaim(lease_request=obj, actor=request.user)
+                request_unclaim(lease_request=obj, actor=request.user, once=once)
                 self.log_change(request, obj, "Unclaimed")
                 self.message_user(request, f"Released {obj.public_id} back to the queue.")
             else:
                 claim = request_claim(
-                    lease_request=obj, actor=request.user, take_over=what == "take_over"
+                    lease_request=obj, actor=request.user, take_over=what == "take_over", once=once
                 )
                 self.log_change(request, obj, "Claimed" if what == "claim" else "Took over")
                 message = f"You are working {obj.public_id}."
@@ -754,7 +781,7 @@ class LeaseRequestAdmin(admin.ModelAdmin):
                         "(an internal note records it)."
                     )
                 self.message_user(request, message, messages.SUCCESS)
-        except LeasingError as exc:
+        except (LeasingError, OnceRefused) as exc:
             self.message_user(request, str(exc), messages.WARNING)
         return self._back(request, obj)
 
@@ -778,6 +805,7 @@ class LeaseRequestAdmin(admin.ModelAdmin):
                         {
                             "count": pick_form.cleaned_data["count"],
                             "allow_poor_fit": pick_form.cleaned_data["allow_poor_fit"],
+                            "expect_assigned": pick_form.cleaned_data["expect_assigned"],
                         },
                     )
                     if pick_form.is_valid()
@@ -793,6 +821,7 @@ class LeaseRequestAdmin(admin.ModelAdmin):
                         {
                             "accounts": choose_form.cleaned_data["accounts"],
                             "allow_poor_fit": choose_form.cleaned_data["allow_poor_fit"],
+                            "expect_assigned": choose_form.cleaned_data["expect_assigned"],
                         },
                     )
                     if choose_form.is_valid()
@@ -801,9 +830,16 @@ class LeaseRequestAdmin(admin.ModelAdmin):
             if call is not None:
                 service, arguments = call
                 try:
-                    allocation = service(lease_request=obj, actor=request.user, **arguments)
-                except LeasingError as exc:  # taken meanwhile, wallet short, claim, poor fit
-                    error = str(exc)
+                    allocation = service(
+                        lease_request=obj,
+                        actor=request.user,
+                        once=request.POST.get(ONCE_FIELD, ""),
+                        **arguments,
+                    )
+                except AlreadyDone as exc:  # this page was submitted already
+                    return self._already_done(request, obj, exc)
+                except (LeasingError, OnceRefused) as exc:  # taken meanwhile, wallet short,
+                    error = str(exc)  # claim, poor fit, changed meanwhile, stale page
                 else:
                     return self._allocated(request, obj, allocation)
         return TemplateResponse(
@@ -811,6 +847,11 @@ class LeaseRequestAdmin(admin.ModelAdmin):
             "admin/leasing/leaserequest/allocate.html",
             self._allocate_context(request, obj, pick_form, choose_form, error),
         )
+
+    def _already_done(self, request, obj, exc):
+        """A form that came again: say what the first submit did, on the request's page."""
+        self.message_user(request, str(exc), messages.WARNING)
+        return HttpResponseRedirect(self._with_filters(request, self._change_url(obj)))
 
     def _allocated(self, request, obj, allocation):
         handles = ", ".join(
@@ -858,7 +899,9 @@ class LeaseRequestAdmin(admin.ModelAdmin):
         # Pre-fill only what fits: poor fits are chosen on purpose, never by default.
         suggested = min(still_needed, covers, fitting) or None
         if not pick_form.is_bound:
-            pick_form = PickBestForm(prefix="best", initial={"count": suggested})
+            pick_form = PickBestForm(
+                prefix="best", initial={"count": suggested, "expect_assigned": assigned}
+            )
         chosen = set(request.POST.getlist("choose-accounts")) if request.method == "POST" else set()
         holder = obj.claimed_by
         return {
@@ -906,7 +949,8 @@ class LeaseRequestAdmin(admin.ModelAdmin):
         if not self.has_allocate_permission(request, obj):
             raise PermissionDenied
         status, title = CLOSE_OUTCOMES[outcome]
-        form = CloseForm(request.POST or None)
+        assigned = obj.leases.count()
+        form = CloseForm(request.POST or None, initial={"expect_assigned": assigned})
         if request.method == "POST" and form.is_valid():
             try:
                 request_close(
@@ -915,8 +959,12 @@ class LeaseRequestAdmin(admin.ModelAdmin):
                     note=form.cleaned_data["note"],
                     partner_visible=form.cleaned_data["partner_visible"],
                     actor=request.user,
+                    expect_assigned=form.cleaned_data["expect_assigned"],
+                    once=request.POST.get(ONCE_FIELD, ""),
                 )
-            except LeasingError as exc:
+            except AlreadyDone as exc:
+                return self._already_done(request, obj, exc)
+            except (LeasingError, OnceRefused) as exc:
                 form.add_error(None, str(exc))
             else:
                 shown = "partner-visible" if form.cleaned_data["partner_visible"] else "internal"
@@ -924,7 +972,6 @@ class LeaseRequestAdmin(admin.ModelAdmin):
                 self.log_change(request, obj, message)
                 self.message_user(request, message, messages.SUCCESS)
                 return HttpResponseRedirect(self._with_filters(request, self._change_url(obj)))
-        assigned = obj.leases.count()
         context = {
             **self.admin_site.each_context(request),
             "title": f"{title}: {obj.public_id}",
@@ -1063,7 +1110,9 @@ class LeaseAdmin(CheckedDateHierarchy, admin.ModelAdmin):
             return None
         form = EndLeasesForm(request.POST if "confirm" in request.POST else None)
         if form.is_valid():
-            return self._end(request, running, form.cleaned_data["reason"])
+            return self._end(
+                request, running, form.cleaned_data["reason"], once=request.POST.get(ONCE_FIELD, "")
+            )
         return TemplateResponse(
             request,
             "admin/leasing/lease/end_leases.html",
@@ -1080,12 +1129,21 @@ class LeaseAdmin(CheckedDateHierarchy, admin.ModelAdmin):
             },
         )
 
-    def _end(self, request, running, reason):
-        ended, refused = [], []
+    def _end(self, request, running, reason, *, once):
+        ended, refused, repeated = [], [], []
         for lease in running:
             try:
-                lease_end(lease=lease, reason=DisconnectReason.OPS, actor=request.user, note=reason)
-            except LeasingError as exc:  # ended meanwhile (renewals, the partner)
+                lease_end(
+                    lease=lease,
+                    reason=DisconnectReason.OPS,
+                    actor=request.user,
+                    note=reason,
+                    once=once,
+                )
+            except AlreadyDone as exc:  # this page was submitted already
+                repeated.append(str(exc))
+                continue
+            except (LeasingError, OnceRefused) as exc:  # ended meanwhile; a stale page
                 refused.append(str(exc))
                 continue
             ended.append(f"@{lease.social_account.handle}")
@@ -1097,6 +1155,13 @@ class LeaseAdmin(CheckedDateHierarchy, admin.ModelAdmin):
                 "accounts are in cooldown. Nothing was refunded.",
                 messages.SUCCESS,
             )
+        if repeated:
+            self.message_user(
+                request,
+                f"Already done for {len(repeated)} lease(s): this page was submitted before. "
+                + repeated[0],
+                messages.WARNING,
+            )
         if refused:
-            self.message_user(request, " ".join(refused), messages.WARNING)
+            self.message_user(request, " ".join(dict.fromkeys(refused)), messages.WARNING)
         return None

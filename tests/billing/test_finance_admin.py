@@ -15,6 +15,7 @@ from leasing.roles import FINANCE, OPS
 from tests.billing.helpers import lease_accounts, staff_in
 from tests.conftest import make_partner
 from tests.factories import OrganizationFactory
+from tests.once import once
 
 pytestmark = pytest.mark.django_db
 
@@ -47,6 +48,7 @@ def record(client, organization, kind, amount, memo="", reference=""):
     return client.post(
         MOVE_MONEY,
         {
+            **once(client),
             "organization": organization.pk,
             "kind": kind,
             "amount": amount,
@@ -119,7 +121,9 @@ def test_finance_tops_up_a_wallet_from_its_page(client, finance, partner):
     wallet = wallet_of(partner)
     url = reverse("admin:billing_wallet_top_up", args=[wallet.pk])
 
-    response = client.post(url, {"amount": "250.00", "reason": "Wire 4471", "reference": "W-4471"})
+    response = client.post(
+        url, {**once(client), "amount": "250.00", "reason": "Wire 4471", "reference": "W-4471"}
+    )
 
     assert response.status_code == 302
     assert wallet_balance_cents(organization_id=partner.organization.pk) == 300_000 + 25_000
@@ -131,7 +135,9 @@ def test_finance_adjusts_a_wallet_from_its_page(client, finance, partner):
     wallet = wallet_of(partner)
     url = reverse("admin:billing_wallet_adjust", args=[wallet.pk])
 
-    response = client.post(url, {"amount": "-25.00", "reason": "Late fee waived twice"})
+    response = client.post(
+        url, {**once(client), "amount": "-25.00", "reason": "Late fee waived twice"}
+    )
 
     assert response.status_code == 302
     assert wallet_balance_cents(organization_id=partner.organization.pk) == 300_000 - 2_500
@@ -168,7 +174,9 @@ def test_finance_refunds_a_charge_once_and_a_second_refund_is_refused(client, fi
         r["id"]: r["text"] for r in client.get(search, {"term": charge.pk}).json()["results"]
     }
     assert "$150.00" in offered[charge.pk]
-    response = client.post(url, {"charge": charge.pk, "reason": "Account banned on day one"})
+    response = client.post(
+        url, {**once(client), "charge": charge.pk, "reason": "Account banned on day one"}
+    )
 
     assert response.status_code == 302
     assert wallet_balance_cents(organization_id=partner.organization.pk) == 300_000 - 15_000
@@ -179,7 +187,7 @@ def test_finance_refunds_a_charge_once_and_a_second_refund_is_refused(client, fi
         finance,
     )
 
-    again = client.post(url, {"charge": charge.pk, "reason": "clicked twice"})
+    again = client.post(url, {**once(client), "charge": charge.pk, "reason": "clicked twice"})
 
     assert again.status_code == 200
     assert "was already refunded" in again.content.decode()
@@ -224,7 +232,9 @@ def test_a_charge_in_the_ledger_links_to_its_refund_until_refunded(client, finan
     form = client.get(f"{refund_url}?charge={charge.pk}").context["form"]
     assert form.initial["charge"] == charge.pk
 
-    client.post(refund_url, {"charge": charge.pk, "reason": "Account banned on day one"})
+    client.post(
+        refund_url, {**once(client), "charge": charge.pk, "reason": "Account banned on day one"}
+    )
 
     assert "Refund this charge" not in client.get(page_url).content.decode()
     top_up = LedgerTransaction.objects.filter(kind="funding").first()
@@ -444,7 +454,8 @@ def test_selected_rows_export_as_csv(client, finance):
     entries = list(LedgerEntry.objects.order_by("pk"))
 
     response = client.post(
-        LEDGER, {"action": "export_csv", "_selected_action": [e.pk for e in entries]}
+        LEDGER,
+        {"action": "export_csv", "_selected_action": [e.pk for e in entries]},
     )
 
     rows = csv_rows(response)

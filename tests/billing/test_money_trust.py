@@ -30,6 +30,7 @@ from billing.services import (
 from leasing.roles import FINANCE, OPS
 from tests.billing.helpers import lease_accounts, staff_in
 from tests.conftest import make_partner
+from tests.once import once, once_on
 
 pytestmark = pytest.mark.django_db
 
@@ -109,7 +110,9 @@ def test_a_funding_account_at_the_bigint_floor_is_a_clear_refusal(client, financ
 
     with pytest.raises(BillingError, match="past what the ledger can hold"):
         wallet_fund(organization=partner.organization, amount_cents=100)
-    response = client.post(top_up_url(partner), {"amount": "1.00", "reason": "Wire"})
+    response = client.post(
+        top_up_url(partner), {"amount": "1.00", "reason": "Wire", **once(client)}
+    )
 
     assert response.status_code == 200
     assert "past what the ledger can hold" in response.content.decode()
@@ -145,13 +148,12 @@ def test_top_up_command_refuses_a_bad_amount_with_one_line(partner, cents, messa
 
 def test_a_large_top_up_is_confirmed_in_words_with_the_new_balance(client, finance, partner):
     url = top_up_url(partner)
-    form = client.get(url).context["form"]
     data = {
         "amount": "10500.00",
         "reason": "Wire received",
         "description": "Wallet top-up",
         "reference": "WIRE-9",
-        "submission": str(form["submission"].value()),
+        **once_on(client.get(url)),
     }
 
     confirm = client.post(url, data)
@@ -161,21 +163,31 @@ def test_a_large_top_up_is_confirmed_in_words_with_the_new_balance(client, finan
     assert "Ten thousand five hundred dollars" in page
     assert "$10,500.00" in page and "$13,500.00" in page  # the balance after
     assert 'name="confirm"' in page and 'name="back"' in page
+    assert once_on(confirm) == {"_once": data["_once"]}  # the form's token, carried on
 
     back = client.post(url, {**data, "back": "Back"})
     assert back.context["form"]["amount"].value() == "10500.00"
+    assert once_on(back) == {"_once": data["_once"]}
     assert balance(partner) == 300_000
 
     done = client.post(url, {**data, "confirm": "Confirm"})
     assert done.status_code == 302 and balance(partner) == 1_350_000
 
     again = client.post(url, {**data, "confirm": "Confirm"}, follow=True)  # back + resubmit
-    assert "already recorded" in again.content.decode()
+    assert "Already done: a top-up of $10,500.00 recorded" in again.content.decode()
+    assert "by you" in again.content.decode()
     assert balance(partner) == 1_350_000
+
+    form_again = client.post(url, data, follow=True)  # the form itself, sent once more
+    assert "Already done: a top-up of $10,500.00" in form_again.content.decode()
+    assert "Confirm this" not in form_again.content.decode()
+    assert LedgerTransaction.objects.filter(reference="WIRE-9").count() == 1
 
 
 def test_a_small_top_up_needs_no_confirmation(client, finance, partner):
-    response = client.post(top_up_url(partner), {"amount": "10000.00", "reason": "Wire"})
+    response = client.post(
+        top_up_url(partner), {"amount": "10000.00", "reason": "Wire", **once(client)}
+    )
 
     assert response.status_code == 302
     assert balance(partner) == 1_300_000
@@ -188,6 +200,7 @@ def test_large_adjustments_on_the_generic_form_are_confirmed_too(client, finance
         "kind": "adjustment",
         "amount": "-12000.00",
         "memo": "Duplicate wire",
+        **once(client),
     }
     url = reverse("admin:billing_wallet_move_money")
 
@@ -262,13 +275,19 @@ def test_finance_voids_a_top_up_from_its_ledger_page(client, finance, partner):
 
     form = client.get(void_url).content.decode()
     assert "$500.00" in form and "Partner sees" in form and 'value="Top-up voided"' in form
-    done = client.post(void_url, {"reason": "Wrong wallet", "description": "Top-up voided"})
+    token = once_on(client.get(void_url))
+    data = {"reason": "Wrong wallet", "description": "Top-up voided", **token}
+    done = client.post(void_url, data)
 
     assert done.status_code == 302 and balance(partner) == 300_000
     void = LedgerTransaction.objects.get(kind="top_up_void")
     assert "Void this top-up" not in client.get(page_of(top_up)).content.decode()
     assert void.pk in client.get(page_of(top_up)).content.decode()
-    again = client.post(void_url, {"reason": "twice", "description": "Top-up voided"})
+    clicked_twice = client.post(void_url, data, follow=True)
+    assert f"Already done: {top_up.pk} voided (transaction {void.pk})" in (
+        clicked_twice.content.decode()
+    )
+    again = client.post(void_url, {"reason": "twice", "description": "x", **once(client)})
     assert again.status_code == 200 and "already voided" in again.content.decode()
     assert LedgerTransaction.objects.filter(kind="top_up_void").count() == 1
 
@@ -279,7 +298,9 @@ def test_the_void_page_says_when_the_money_was_spent(client, finance, partner):
     lease_accounts(partner, count=40)  # now $700 left, less than $4,000
     void_url = reverse("admin:billing_wallet_void", args=[wallet_of(partner).pk, top_up.pk])
 
-    response = client.post(void_url, {"reason": "bounced", "description": "Top-up voided"})
+    response = client.post(
+        void_url, {"reason": "bounced", "description": "Top-up voided", **once(client)}
+    )
 
     assert response.status_code == 200
     assert "cannot be voided" in response.content.decode()
@@ -302,10 +323,13 @@ SECRET = "INTERNAL-ONLY"
 
 def test_no_internal_reason_reaches_the_partner_ledger(client, finance, partner):
     wallet = wallet_of(partner)
-    client.post(top_up_url(partner), {"amount": "100.00", "reason": f"{SECRET} wire via Bob"})
+    client.post(
+        top_up_url(partner),
+        {"amount": "100.00", "reason": f"{SECRET} wire via Bob", **once(client)},
+    )
     client.post(
         reverse("admin:billing_wallet_adjust", args=[wallet.pk]),
-        {"amount": "-5.00", "reason": f"{SECRET} fee we forgot", "description": ""},
+        {"amount": "-5.00", "reason": f"{SECRET} fee we forgot", "description": "", **once(client)},
     )
     client.post(
         reverse("admin:billing_wallet_move_money"),
@@ -315,13 +339,14 @@ def test_no_internal_reason_reaches_the_partner_ledger(client, finance, partner)
             "amount": "7.00",
             "memo": f"{SECRET} CEO goodwill",
             "description": "Goodwill credit",
+            **once(client),
         },
     )
     lease_accounts(partner, count=1)
     charge = LedgerTransaction.objects.get(kind="charge")
     client.post(
         reverse("admin:billing_wallet_refund", args=[wallet.pk]),
-        {"charge": charge.pk, "reason": f"{SECRET} banned for fraud"},
+        {"charge": charge.pk, "reason": f"{SECRET} banned for fraud", **once(client)},
     )
     assert LedgerTransaction.objects.filter(memo__startswith=SECRET).count() == 4
 

@@ -38,6 +38,7 @@ from tests.factories import (
     SocialAccountFactory,
     UserFactory,
 )
+from tests.once import once_on
 
 pytestmark = pytest.mark.django_db
 
@@ -337,7 +338,8 @@ def test_ops_end_leases_after_giving_a_reason(client, partner):
     assert refused.status_code == 200 and b"This field is required" in refused.content
     assert Lease.objects.filter(status="assigned").count() == 2
 
-    done = client.post(url, action(leases, confirm="yes", reason="Banned by TikTok"), follow=True)
+    form = action(leases, confirm="yes", reason="Banned by TikTok", **once_on(page))
+    done = client.post(url, form, follow=True)
 
     assert b"Ended 2 lease(s)" in done.content
     for lease in leases:

@@ -14,11 +14,13 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from layers_ops.staff.models import FormOnce
 from leasing.admin.intake_admin import AccountIntakeResource, IntakeCSV
 from leasing.admin.inventory_forms import AccountImportForm
 from leasing.models import AccountEvent, AccountImport, Pool, SocialAccount
 from leasing.roles import FINANCE, OPS
 from tests.factories import LeaseFactory, PoolFactory, SocialAccountFactory, UserFactory
+from tests.once import once, once_on
 
 pytestmark = pytest.mark.django_db
 
@@ -147,7 +149,7 @@ def test_state_is_not_editable_on_the_account_page_and_history_is_shown(client, 
 def move(client, action, accounts, *, reason=None):
     data = {"action": action, "_selected_action": [a.pk for a in accounts]}
     if reason is not None:
-        data.update(confirm="yes", reason=reason)
+        data.update(confirm="yes", reason=reason, **once(client))
     return client.post(ACCOUNTS, data, follow=reason is not None)
 
 
@@ -236,7 +238,7 @@ def confirm(client, preview):
     data = {field.html_name: field.value() for field in form}
     if "skip_invalid" in form.fields:
         data["skip_invalid"] = "on" if form["skip_invalid"].value() else ""
-    return client.post(PROCESS, data, follow=True)
+    return client.post(PROCESS, {**data, **once_on(preview)}, follow=True)
 
 
 @pytest.fixture(autouse=True)
@@ -272,7 +274,8 @@ def test_import_previews_then_writes_on_confirm(client, ops):
 
     again = confirm(client, preview)  # the back button and a second click
 
-    assert "already imported, has expired or is not yours" in text_of(again)
+    assert "Already done: warm.csv imported into Coffee US: 1 added, 1 updated" in (text_of(again))
+    assert "by you" in text_of(again)
     assert AccountImport.objects.count() == 1
 
 
@@ -415,12 +418,21 @@ def test_a_tampered_upload_reference_is_refused_with_a_message(client, ops, name
     assert not SocialAccount.objects.exists()
 
 
+def test_a_preview_spends_no_one_time_token_and_its_confirm_spends_one(client, ops):
+    preview = upload(client, "handle,followers\ngood_one,5\n")
+    assert not FormOnce.objects.exists()
+
+    confirm(client, preview)
+
+    assert FormOnce.objects.get().outcome == "warm.csv imported into Coffee US: 1 added, 0 updated"
+
+
 def test_the_confirm_imports_what_was_previewed_not_edited_options(client, ops):
     preview = upload(client, "handle,followers\ngood_one,5\n", pool="Coffee US")
     data = {field.html_name: field.value() for field in preview.context["confirm_form"]}
     data.update(pool="Elsewhere", verticals="spam", state="warming")
 
-    client.post(PROCESS, data)
+    client.post(PROCESS, {**data, **once_on(preview)})
 
     account = SocialAccount.objects.get()
     assert (account.pool.name, account.state) == ("Coffee US", "ready")

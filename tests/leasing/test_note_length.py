@@ -12,6 +12,7 @@ from leasing.models import NOTE_MAX_LENGTH, NoteVisibility, RequestNote, Request
 from leasing.roles import OPS
 from leasing.services import LeasingError, request_note_add
 from tests.factories import LeaseRequestFactory, UserFactory
+from tests.once import once
 
 pytestmark = pytest.mark.django_db
 
@@ -35,6 +36,7 @@ def add_note(client, lease_request, body):
     return client.post(
         change_url(lease_request),
         {
+            **once(client),
             "notes-TOTAL_FORMS": "1",
             "notes-INITIAL_FORMS": "0",
             "notes-MIN_NUM_FORMS": "0",
@@ -113,7 +115,7 @@ def test_close_forms_refuse_an_over_long_note_and_leave_the_request_open(client,
 
     response = client.post(
         reverse("admin:leasing_leaserequest_close", args=[lease_request.pk, outcome]),
-        {"note": TOO_LONG, "partner_visible": "on"},
+        {**once(client), "note": TOO_LONG, "partner_visible": "on"},
     )
 
     assert response.status_code == 200 and REFUSED in response.content.decode()

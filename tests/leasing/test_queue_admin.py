@@ -24,6 +24,7 @@ from tests.factories import (
     SocialAccountFactory,
     UserFactory,
 )
+from tests.once import once
 
 pytestmark = pytest.mark.django_db
 
@@ -160,14 +161,16 @@ def test_claim_button_then_take_over_says_whose_it_was(client, partner):
     alice = staff(client, OPS, "alice")
     lease_request = LeaseRequestFactory(project=partner.project)
 
-    client.post(url("claim", lease_request), {"do": "claim"})
+    client.post(url("claim", lease_request), {**once(client), "do": "claim"})
     lease_request.refresh_from_db()
     assert lease_request.claimed_by == alice
 
     staff(client, OPS, "bob")
-    refused = client.post(url("claim", lease_request), {"do": "claim"}, follow=True)
+    refused = client.post(url("claim", lease_request), {**once(client), "do": "claim"}, follow=True)
     assert "alice is working request" in refused.content.decode().lower()
-    taken = client.post(url("claim", lease_request), {"do": "take_over"}, follow=True)
+    taken = client.post(
+        url("claim", lease_request), {**once(client), "do": "take_over"}, follow=True
+    )
     assert "Taken over from alice" in taken.content.decode()
     lease_request.refresh_from_db()
     assert lease_request.claimed_by.username == "bob"
@@ -180,7 +183,7 @@ def test_claim_actions_on_the_list(client, partner):
 
     response = client.post(
         reverse(QUEUE),
-        {"action": "claim_selected", "_selected_action": [first.pk, second.pk]},
+        {**once(client), "action": "claim_selected", "_selected_action": [first.pk, second.pk]},
         follow=True,
     )
 
@@ -204,6 +207,7 @@ def test_notes_cannot_be_edited_or_deleted(client, partner):
     client.post(
         url("change", lease_request),
         {
+            **once(client),
             "notes-TOTAL_FORMS": "1",
             "notes-INITIAL_FORMS": "1",
             "notes-0-id": note.pk,
@@ -241,7 +245,9 @@ def test_pick_best_from_the_page_assigns_charges_and_says_so(client, partner):
     ready(5)
 
     response = client.post(
-        url("allocate", lease_request), {"best-count": "3", "pick_best": "1"}, follow=True
+        url("allocate", lease_request),
+        {**once(client), "best-count": "3", "pick_best": "1"},
+        follow=True,
     )
 
     page = response.content.decode()
@@ -259,7 +265,7 @@ def test_ticked_accounts_are_assigned(client, partner):
 
     client.post(
         url("allocate", lease_request),
-        {"choose-accounts": [accounts[1].pk, accounts[3].pk], "assign": "1"},
+        {**once(client), "choose-accounts": [accounts[1].pk, accounts[3].pk], "assign": "1"},
     )
 
     assert sorted(
@@ -280,7 +286,7 @@ def test_a_lost_race_is_a_message_on_the_page_not_an_error(client, partner):
 
     response = client.post(
         url("allocate", lease_request),
-        {"choose-accounts": [a.pk for a in accounts], "assign": "1"},
+        {**once(client), "choose-accounts": [a.pk for a in accounts], "assign": "1"},
     )
 
     assert response.status_code == 200
@@ -295,7 +301,9 @@ def test_a_short_wallet_is_a_message_on_the_page(client):
     lease_request = LeaseRequestFactory(project=poor.project, count=3)
     ready(3)
 
-    response = client.post(url("allocate", lease_request), {"best-count": "3", "pick_best": "1"})
+    response = client.post(
+        url("allocate", lease_request), {**once(client), "best-count": "3", "pick_best": "1"}
+    )
 
     assert response.status_code == 200
     assert "covers 1 of the 3 accounts chosen" in response.content.decode()
@@ -307,7 +315,7 @@ def test_ticking_nothing_asks_to_tick(client, partner):
     lease_request = LeaseRequestFactory(project=partner.project)
     ready(2)
 
-    response = client.post(url("allocate", lease_request), {"assign": "1"})
+    response = client.post(url("allocate", lease_request), {**once(client), "assign": "1"})
 
     assert "Tick at least one account." in response.content.decode()
 
@@ -322,7 +330,7 @@ def test_close_as_partial_with_a_partner_visible_note(client, partner):
 
     response = client.post(
         url("close", lease_request, "partial"),
-        {"note": "Only one fits this niche this week.", "partner_visible": "on"},
+        {**once(client), "note": "Only one fits this niche this week.", "partner_visible": "on"},
         follow=True,
     )
 
@@ -336,9 +344,11 @@ def test_close_needs_a_note_and_an_internal_note_stays_internal(client, partner)
     staff(client, OPS)
     lease_request = LeaseRequestFactory(project=partner.project)
 
-    empty = client.post(url("close", lease_request, "reject"), {"note": ""})
+    empty = client.post(url("close", lease_request, "reject"), {**once(client), "note": ""})
     assert empty.status_code == 200 and "This field is required" in empty.content.decode()
-    client.post(url("close", lease_request, "reject"), {"note": "No pool for knitting."})
+    client.post(
+        url("close", lease_request, "reject"), {**once(client), "note": "No pool for knitting."}
+    )
 
     lease_request.refresh_from_db()
     assert lease_request.status == RequestStatus.REJECTED
@@ -351,7 +361,7 @@ def test_partial_with_nothing_assigned_is_refused_on_the_form(client, partner):
     staff(client, OPS)
     lease_request = LeaseRequestFactory(project=partner.project)
 
-    response = client.post(url("close", lease_request, "partial"), {"note": "why"})
+    response = client.post(url("close", lease_request, "partial"), {**once(client), "note": "why"})
 
     assert "reject the request instead" in response.content.decode()
     lease_request.refresh_from_db()
@@ -372,12 +382,22 @@ def test_finance_reads_requests_but_cannot_claim_allocate_or_close(client, partn
     assert "Allocate accounts" not in page and "Claim</button>" not in page
     assert client.get(url("allocate", lease_request)).status_code == 403
     assert (
-        client.post(url("allocate", lease_request), {"best-count": "1", "pick_best": "1"})
+        client.post(
+            url("allocate", lease_request), {**once(client), "best-count": "1", "pick_best": "1"}
+        )
     ).status_code == 403
-    assert client.post(url("close", lease_request, "reject"), {"note": "x"}).status_code == 403
-    assert client.post(url("claim", lease_request), {"do": "claim"}).status_code == 403
+    assert (
+        client.post(
+            url("close", lease_request, "reject"), {**once(client), "note": "x"}
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(url("claim", lease_request), {**once(client), "do": "claim"}).status_code == 403
+    )
     client.post(
-        reverse(QUEUE), {"action": "claim_selected", "_selected_action": [lease_request.pk]}
+        reverse(QUEUE),
+        {**once(client), "action": "claim_selected", "_selected_action": [lease_request.pk]},
     )
     lease_request.refresh_from_db()
     assert lease_request.claimed_by is None and lease_request.status == RequestStatus.REQUESTED

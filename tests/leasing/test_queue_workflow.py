@@ -16,6 +16,7 @@ from leasing.models import Lease, RequestNote, RequestStatus
 from leasing.roles import OPS
 from leasing.services import request_claim
 from tests.factories import LeaseRequestFactory, PoolFactory, SocialAccountFactory, UserFactory
+from tests.once import once
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +76,9 @@ def test_assigning_poor_fits_from_the_page_needs_the_checkbox(client, partner):
     lease_request = beauty_br(partner)
     spanish_beauty(3)
 
-    refused = client.post(url("allocate", lease_request), {"best-count": "1", "pick_best": "1"})
+    refused = client.post(
+        url("allocate", lease_request), {**once(client), "best-count": "1", "pick_best": "1"}
+    )
     assert refused.status_code == 200
     assert "Nothing was assigned" in refused.content.decode()
     assert not Lease.objects.exists()
@@ -83,7 +86,7 @@ def test_assigning_poor_fits_from_the_page_needs_the_checkbox(client, partner):
 
     accepted = client.post(
         url("allocate", lease_request),
-        {"best-count": "1", "pick_best": "1", "best-allow_poor_fit": "on"},
+        {**once(client), "best-count": "1", "pick_best": "1", "best-allow_poor_fit": "on"},
         follow=True,
     )
     assert "Assigned 1 account(s)" in accepted.content.decode()
@@ -95,11 +98,18 @@ def test_ticked_poor_fits_need_the_checkbox_too(client, partner):
     lease_request = beauty_br(partner)
     accounts = spanish_beauty(1)
 
-    client.post(url("allocate", lease_request), {"choose-accounts": [accounts[0].pk]})
+    client.post(
+        url("allocate", lease_request), {**once(client), "choose-accounts": [accounts[0].pk]}
+    )
     assert not Lease.objects.exists()
     client.post(
         url("allocate", lease_request),
-        {"choose-accounts": [accounts[0].pk], "choose-allow_poor_fit": "on", "assign": "1"},
+        {
+            **once(client),
+            "choose-accounts": [accounts[0].pk],
+            "choose-allow_poor_fit": "on",
+            "assign": "1",
+        },
     )
     assert Lease.objects.filter(social_account=accounts[0]).exists()
 
@@ -152,17 +162,21 @@ def test_allocate_page_names_the_claim_and_offers_take_over(client, partner):
     assert "alice is working this request" in page
     assert "Take over from alice" in page
 
-    refused = client.post(url("allocate", lease_request), {"best-count": "1", "pick_best": "1"})
+    refused = client.post(
+        url("allocate", lease_request), {**once(client), "best-count": "1", "pick_best": "1"}
+    )
     assert "alice is working request" in refused.content.decode()
     assert not Lease.objects.exists()
 
     allocate_url = url("allocate", lease_request)
     taken = client.post(
-        url("claim", lease_request), {"do": "take_over", "next": allocate_url}, follow=True
+        url("claim", lease_request),
+        {**once(client), "do": "take_over", "next": allocate_url},
+        follow=True,
     )
     assert taken.redirect_chain[-1][0] == allocate_url
     assert "Taken over from alice" in taken.content.decode()
-    client.post(allocate_url, {"best-count": "1", "pick_best": "1"})
+    client.post(allocate_url, {**once(client), "best-count": "1", "pick_best": "1"})
     assert Lease.objects.filter(lease_request=lease_request).count() == 1
     assert RequestNote.objects.filter(body="Took over the claim from alice.").exists()
 
@@ -175,7 +189,9 @@ def test_close_page_refuses_someone_elses_claim(client, partner):
 
     page = client.get(url("close", lease_request, "reject")).content.decode()
     assert "Take over from alice" in page
-    refused = client.post(url("close", lease_request, "reject"), {"note": "No pool."})
+    refused = client.post(
+        url("close", lease_request, "reject"), {**once(client), "note": "No pool."}
+    )
 
     assert "alice is working request" in refused.content.decode()
     lease_request.refresh_from_db()
@@ -187,7 +203,9 @@ def test_assigning_from_the_page_claims_the_request(client, partner):
     lease_request = beauty_br(partner)
     brazilian_beauty(1)
 
-    client.post(url("allocate", lease_request), {"best-count": "1", "pick_best": "1"})
+    client.post(
+        url("allocate", lease_request), {**once(client), "best-count": "1", "pick_best": "1"}
+    )
 
     lease_request.refresh_from_db()
     assert lease_request.claimed_by == ops
@@ -214,7 +232,7 @@ def test_next_request_is_the_oldest_unclaimed_open_one_in_the_same_filters(clien
 
     allocated = client.post(
         url("allocate", current) + "?" + urlencode({"_changelist_filters": filters}),
-        {"choose-accounts": [accounts[0].pk], "assign": "1"},
+        {**once(client), "choose-accounts": [accounts[0].pk], "assign": "1"},
         follow=True,
     )
     page = allocated.content.decode()
