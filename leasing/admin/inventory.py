@@ -97,7 +97,7 @@ class PoolAdmin(admin.ModelAdmin):
 
     @admin.display(description="geos")
     def geo_list(self, pool):
-        return list_display_text(pool.geos, " ")
+        return list_display_text(pool.geos)
 
     @admin.display(description="accounts by state")
     def accounts_by_state(self, pool):
@@ -123,7 +123,7 @@ def _shown(name: str, value) -> str:
     if name == "followers":
         return f"{value:,}"
     if name == "follower_geos":
-        return list_display_text(value, " ")
+        return list_display_text(value)
     if name == "warmed_since":
         moment = parse_datetime(value)
         return _day(moment) if moment else str(value)
