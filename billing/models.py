@@ -11,9 +11,9 @@ from django.db import models
 from django.db.models import Q
 
 from layers_ops.ids import prefixed_ulid
+from layers_ops.partners.models import Organization
 
 from .money import dollars
-from layers_ops.partners.models import Organization
 
 
 def new_transaction_id() -> str:

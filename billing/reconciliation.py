@@ -12,9 +12,8 @@ does for lease usage. The finance console's reconciliation page and
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, Sum
-
 from django.db import transaction
+from django.db.models import Count, Q, Sum
 
 from .models import LEASE_CHARGE_KINDS, LedgerTransaction, ReconciliationRun
 from .money import dollars
