@@ -8,6 +8,7 @@ offline, and a test can read the bars and points back out of the markup (each ca
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -153,9 +154,9 @@ def balance_line_svg(
         f'points="{" ".join(steps)}"/>'
     )
     dots = len(points) <= dots_up_to
-    fmt = "%Y-%m-%d" if by_day else "%Y-%m-%d %H:%M UTC"
+    fmt = "%Y-%m-%d" if by_day else "%Y-%m-%d %H:%M"
     for at, value in points:
-        label = f"{at.strftime(fmt)}: {dollars(value)}"
+        label = f"{timezone.localtime(at).strftime(fmt)}: {dollars(value)}"
         parts.append(
             f'<circle class="point" data-value="{value}" data-at="{at.isoformat()}" '
             f'cx="{x_of(at):.1f}" cy="{y_of(value):.1f}" r="{3 if dots else 0}" '
@@ -167,7 +168,7 @@ def balance_line_svg(
         anchor = "start" if i == 0 else "end" if i == date_ticks - 1 else "middle"
         parts.append(
             f'<text x="{x_of(at):.1f}" y="{top + plot_h + 16}" text-anchor="{anchor}" '
-            f'font-size="11" fill="#444">{escape(at.strftime("%Y-%m-%d"))}</text>'
+            f'font-size="11" fill="#444">{timezone.localtime(at):%Y-%m-%d}</text>'
         )
     parts.append("</svg>")
     return mark_safe("".join(parts))

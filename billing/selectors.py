@@ -328,7 +328,8 @@ def balance_history(
     queries whatever the history's length."""
     until = until or timezone.now()
     upto = wallet.entries.filter(created_at__lte=until)
-    if since is None:
+    whole = since is None  # from the first entry: no balance before it to show
+    if whole:
         since = upto.order_by("pk").values_list("created_at", flat=True).first() or min(
             wallet.created_at, until
         )
@@ -343,14 +344,15 @@ def balance_history(
     if count <= max_points:
         rows = list(in_range.order_by("pk").values_list("created_at", "balance_after_cents"))
     else:
-        rows = list(
-            in_range.annotate(day=TruncDate("created_at", tzinfo=FINANCE_TZ))
+        rows = [
+            (at, balance)
+            for _, at, balance in in_range.annotate(day=TruncDate("created_at", tzinfo=FINANCE_TZ))
             .order_by("day", "-pk")
             .distinct("day")
-            .values_list("created_at", "balance_after_cents")
-        )
+            .values_list("day", "created_at", "balance_after_cents")
+        ]
     closing = rows[-1][1] if rows else opening
-    points = [(since, opening), *rows, (until, closing)]
+    points = [*([] if whole and rows else [(since, opening)]), *rows, (until, closing)]
     return BalanceHistory(
         points=points, since=since, until=until, entries=count, by_day=count > max_points
     )
