@@ -154,8 +154,12 @@ class ApiKeyAdmin(NothingChangedMixin, admin.ModelAdmin):
     @admin.display(description="state", ordering="revoked_at")
     def state(self, obj):
         if obj.revoked_at:
-            return format_html("revoked<br><small>{}</small>", local_day(obj.revoked_at))
-        return format_html("active<br><small>since {}</small>", local_day(obj.created_at))
+            return format_html(
+                'revoked<br><small class="nowrap">{}</small>', local_day(obj.revoked_at)
+            )
+        return format_html(
+            'active<br><small class="nowrap">since {}</small>', local_day(obj.created_at)
+        )
 
     @admin.display(description="last used", ordering="last_used_at")
     def last_used(self, obj):

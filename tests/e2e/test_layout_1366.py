@@ -145,6 +145,19 @@ def test_no_console_page_scrolls_sideways_at_1366px(page, live_server):
         shot(page, f"1366-{name}")
         if too_wide(page):
             wide[url] = too_wide(page)
+    # the pages an action opens: ending leases, moving accounts to another pool
+    for changelist, action in [
+        ("/admin/leasing/lease/", "end_leases"),
+        ("/admin/leasing/socialaccount/", "retire"),
+    ]:
+        page.goto(live_server.url + changelist)
+        page.check("#action-toggle")
+        page.select_option("select[name=action]", action)
+        page.click("button[name=index]")
+        page.wait_for_load_state()
+        shot(page, f"1366-action-{action}")
+        if too_wide(page):
+            wide[f"{changelist} {action}"] = too_wide(page)
     assert wide == {}, "\n".join(f"{url}: {', '.join(why)}" for url, why in wide.items())
 
 
