@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from layers_ops.admin_dates import CheckedDateHierarchy
-from layers_ops.admin_display import local_time, short_id
+from layers_ops.admin_display import RowLinksChangeList, local_time, row_url, short_id
 from layers_ops.csv_export import csv_response
 
 from .charts import Series, balance_line_svg, stacked_bars_svg
@@ -736,10 +736,13 @@ class LedgerTransactionAdmin(CheckedDateHierarchy, ReadOnlyAdmin):
             )
         )
 
+    def get_changelist(self, request, **kwargs):
+        return RowLinksChangeList
+
     @admin.display(description="transaction", ordering="id")
     def transaction_id(self, obj):
         url = reverse("admin:billing_ledgertransaction_change", args=[quote(obj.pk)])
-        return short_id(obj.pk, url)
+        return short_id(obj.pk, row_url(obj, url))
 
     @admin.display(description="time (Los Angeles)", ordering="created_at")
     def when_listed(self, obj):

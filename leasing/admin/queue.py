@@ -38,7 +38,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from billing.money import dollars
 from billing.selectors import wallet_balance_cents
 from layers_ops.admin_dates import CheckedDateHierarchy
-from layers_ops.admin_display import NothingChangedMixin, local_day, local_time, short_id
+from layers_ops.admin_display import (
+    NothingChangedMixin,
+    RowLinksChangeList,
+    local_day,
+    local_time,
+    row_url,
+    short_id,
+)
 from layers_ops.grammar import WholeNumberField
 
 from ..fit import fit_gaps, supply_counts
@@ -391,7 +398,7 @@ class LeaseRequestAdmin(NothingChangedMixin, admin.ModelAdmin):
 
     @admin.display(description="request", ordering="public_id")
     def request_id(self, obj):
-        return short_id(obj.public_id, self._change_url(obj))
+        return short_id(obj.public_id, row_url(obj, self._change_url(obj)))
 
     @admin.display(description="partner · project", ordering="organization__name")
     def partner(self, obj):
@@ -723,6 +730,9 @@ class LeaseRequestAdmin(NothingChangedMixin, admin.ModelAdmin):
             return JsonResponse({"error": "Those queue filters are not valid."}, status=400)
         count = queryset.filter(submitted_at__gt=since).count()
         return JsonResponse({"count": count, "since": since.isoformat()})
+
+    def get_changelist(self, request, **kwargs):
+        return RowLinksChangeList
 
     def changelist_view(self, request, extra_context=None):
         extra = {"arrivals_since": timezone.now().isoformat()}
