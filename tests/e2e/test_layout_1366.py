@@ -198,3 +198,17 @@ def test_ops_opening_a_wallet_sees_a_refusal_in_the_admins_look(page, live_serve
     assert "not allowed" in page.locator("#content").inner_text()
     shot(page, "1366-403")
     assert Group.objects.filter(name=OPS).exists()
+
+
+def test_a_shortened_id_copies_whole_without_leaving_the_list(page, live_server):
+    a_busy_console()
+    superuser_logs_in(page, live_server)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.goto(live_server.url + "/admin/leasing/leaserequest/")
+
+    cell = page.locator(f'.short-id[title="{LONG_ID}"]')
+    assert cell.inner_text().strip() == "partner-r…0001"
+    cell.locator(".copy-id").click()
+
+    assert page.evaluate("navigator.clipboard.readText()") == LONG_ID
+    assert page.url.endswith("/admin/leasing/leaserequest/")  # still on the list
