@@ -685,6 +685,13 @@ class LedgerEntryInline(admin.TabularInline):
         return False
 
 
+def _cut(text: str, length: int = 60) -> str:
+    """``text`` cut to ``length`` characters with an ellipsis, and words no longer than
+    30 characters (a pasted id or URL without spaces would otherwise widen its column)."""
+    text = text if len(text) <= length else text[: length - 1] + "…"
+    return " ".join(w if len(w) <= 30 else w[:29] + "…" for w in text.split(" "))
+
+
 def _local_and_utc(moment) -> str:
     local = moment.astimezone(FINANCE_TZ).strftime("%Y-%m-%d %H:%M:%S %Z")
     return f"{local} ({moment.astimezone(datetime.UTC):%Y-%m-%d %H:%M:%S} UTC)"
@@ -755,9 +762,17 @@ class LedgerTransactionAdmin(CheckedDateHierarchy, ReadOnlyAdmin):
 
     @admin.display(description="memo · partner sees")
     def why(self, obj):
+        """Both texts, each cut to a line's worth (the whole text on hover and on the
+        transaction's page), so a 500-character memo cannot widen the list."""
+        memo = format_html('<span title="{}">{}</span>', obj.memo, _cut(obj.memo))
         if not obj.partner_description or obj.partner_description == obj.memo:
-            return obj.memo
-        return format_html('{}<br><span class="quiet">{}</span>', obj.memo, obj.partner_description)
+            return memo
+        return format_html(
+            '{}<br><span class="quiet" title="{}">{}</span>',
+            memo,
+            obj.partner_description,
+            _cut(obj.partner_description),
+        )
 
     @admin.display(description="by", ordering="actor_label")
     def by(self, obj):
@@ -948,7 +963,7 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
     @admin.display(description="memo")
     def memo(self, obj):
         memo = obj.transaction.memo
-        return memo if len(memo) <= 40 else memo[:39] + "…"
+        return format_html('<span title="{}">{}</span>', memo, _cut(memo, 40))
 
     @admin.display(description="reference")
     def reference(self, obj):

@@ -133,3 +133,41 @@ def test_lists_use_the_one_date_format(client, finance, partner):
 
     assert re.search(r"Created at:.*?\d{4}-\d\d-\d\d \d\d:\d\d", page, re.S)
     assert "p.m." not in page and "a.m." not in page
+
+
+def test_a_long_memo_cannot_widen_the_transactions_list(admin_client, partner):
+    from billing.services import wallet_adjust
+
+    memo = "x" * 400 + " see ticket"
+    wallet_adjust(organization=partner.organization, amount_cents=100, actor=None, memo=memo)
+
+    page = admin_client.get(reverse("admin:billing_ledgertransaction_changelist")).content
+    page = page.decode()
+
+    assert "x" * 31 not in page.replace(f'title="{memo}"', "")  # cut in the cell
+    assert f'title="{memo}"' in page  # whole on hover
+
+
+def test_an_unknown_chart_period_shows_all_history(client, finance, partner):
+    page = client.get(
+        reverse("admin:billing_wallet_change", args=[wallet_of(partner).pk]) + "?chart=9999y"
+    ).content.decode()
+
+    assert "<strong>All history</strong>" in page
+
+
+def test_the_finance_home_reads_a_fixed_number_of_queries(
+    client, finance, django_assert_max_num_queries
+):
+    from tests.conftest import make_partner
+
+    for _ in range(2):
+        lease_accounts(make_partner(), count=1)
+    client.get(reverse("admin:index"))
+    with django_assert_max_num_queries(30) as few:
+        client.get(reverse("admin:index"))
+    for _ in range(6):
+        lease_accounts(make_partner(), count=1)
+
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        client.get(reverse("admin:index"))
