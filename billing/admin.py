@@ -19,7 +19,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from layers_ops.admin_dates import CheckedDateHierarchy
+from layers_ops.admin_dates import CheckedDateChangeList, CheckedDateHierarchy
 from layers_ops.admin_display import RowLinksChangeList, local_time, row_url, short_id
 from layers_ops.csv_export import csv_response
 
@@ -710,6 +710,10 @@ def _transaction_link(txn: LedgerTransaction):
     )
 
 
+class TransactionChangeList(RowLinksChangeList, CheckedDateChangeList):
+    """Checked date drill-downs, and row links for the self-linked id column."""
+
+
 @admin.register(LedgerTransaction)
 class LedgerTransactionAdmin(CheckedDateHierarchy, ReadOnlyAdmin):
     list_display = ["transaction_id", "when_listed", "kind", "amount", "why", "by", "ref"]
@@ -744,7 +748,7 @@ class LedgerTransactionAdmin(CheckedDateHierarchy, ReadOnlyAdmin):
         )
 
     def get_changelist(self, request, **kwargs):
-        return RowLinksChangeList
+        return TransactionChangeList
 
     @admin.display(description="transaction", ordering="id")
     def transaction_id(self, obj):
