@@ -183,6 +183,9 @@ def test_ops_home_shows_the_queue_first(page, live_server):
     panels = page.locator("#content-main > .module").evaluate_all("els => els.map(e => e.id)")
     assert panels[0] == "ops-panel"
     assert "finance-panel" not in panels
+    module = page.locator("#ops-panel").bounding_box()
+    table = page.locator("#ops-panel table").bounding_box()
+    assert table["x"] + table["width"] <= module["x"] + module["width"] + 1  # no spill
     shot(page, "1366-ops-home")
     assert too_wide(page) == []
 
