@@ -12,14 +12,15 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import quote, unquote
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from layers_ops.admin_dates import CheckedDateHierarchy
+from layers_ops.admin_dates import CheckedDateChangeList, CheckedDateHierarchy
+from layers_ops.admin_display import RowLinksChangeList, local_time, row_url, short_id
 from layers_ops.csv_export import csv_response
 from layers_ops.grammar import GrammarError, whole_number
 from layers_ops.staff.once import ONCE_FIELD, AlreadyDone, OnceRefused, once_check
@@ -36,7 +37,7 @@ from .forms import (
 )
 from .models import LEASE_CHARGE_KINDS, LedgerEntry, LedgerTransaction, TransactionKind, Wallet
 from .money import dollars, dollars_in_words, dollars_number
-from .reconciliation import check_names, reconcile
+from .reconciliation import check_names, reconciliation_run
 from .selectors import (
     FINANCE_TZ,
     FIRST_BILLING_MONTH,
@@ -64,6 +65,14 @@ from .services import (
 from .usage import lease_usage, runway_days
 
 MOVE_MONEY = "billing.move_money"
+
+# The balance chart's periods: query value -> (label, days back; None for all history).
+CHART_PERIODS = {
+    "30d": ("30 days", 30),
+    "90d": ("90 days", 90),
+    "1y": ("12 months", 365),
+    "all": ("All history", None),
+}
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -176,7 +185,12 @@ class WalletAdmin(ReadOnlyAdmin):
         extra = {"can_move_money": self._can_move(request)}
         if wallet is not None:
             usage = lease_usage([wallet.organization_id])[wallet.organization_id]
-            history = balance_history(wallet=wallet)
+            period = request.GET.get("chart", "all")
+            if period not in CHART_PERIODS:
+                period = "all"
+            days = CHART_PERIODS[period][1]
+            since = timezone.now() - datetime.timedelta(days=days) if days else None
+            history = balance_history(wallet=wallet, since=since)
             extra |= {
                 "usage": usage,
                 "burn": dollars(usage.monthly_burn_cents),
@@ -184,9 +198,13 @@ class WalletAdmin(ReadOnlyAdmin):
                     runway_days(balance_cents=wallet.balance_cents, usage=usage), usage
                 ),
                 "balance_chart": balance_line_svg(
-                    points=history, title=f"Balance of {wallet.organization} over time"
+                    points=history.points,
+                    by_day=history.by_day,
+                    title=f"Balance of {wallet.organization} over time",
                 ),
-                "history_count": len(history),
+                "history": history,
+                "chart_period": period,
+                "chart_periods": [(key, label) for key, (label, _) in CHART_PERIODS.items()],
                 "ledger_url": reverse("admin:billing_ledgerentry_changelist")
                 + f"?account__organization__id__exact={wallet.organization_id}",
             }
@@ -579,7 +597,7 @@ class WalletAdmin(ReadOnlyAdmin):
     def reconciliation_view(self, request):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        problems = reconcile()
+        problems = reconciliation_run(source="console", actor_label=request.user.get_username())
         by_check = {name: [p for p in problems if p.check == name] for name in check_names()}
         return self._render(
             request,
@@ -698,6 +716,13 @@ class LedgerEntryInline(admin.TabularInline):
         return False
 
 
+def _cut(text: str, length: int = 60) -> str:
+    """``text`` cut to ``length`` characters with an ellipsis, and words no longer than
+    30 characters (a pasted id or URL without spaces would otherwise widen its column)."""
+    text = text if len(text) <= length else text[: length - 1] + "…"
+    return " ".join(w if len(w) <= 30 else w[:29] + "…" for w in text.split(" "))
+
+
 def _local_and_utc(moment) -> str:
     local = moment.astimezone(FINANCE_TZ).strftime("%Y-%m-%d %H:%M:%S %Z")
     return f"{local} ({moment.astimezone(datetime.UTC):%Y-%m-%d %H:%M:%S} UTC)"
@@ -716,17 +741,14 @@ def _transaction_link(txn: LedgerTransaction):
     )
 
 
+class TransactionChangeList(RowLinksChangeList, CheckedDateChangeList):
+    """Checked date drill-downs, and row links for the self-linked id column."""
+
+
 @admin.register(LedgerTransaction)
 class LedgerTransactionAdmin(CheckedDateHierarchy, ReadOnlyAdmin):
-    list_display = [
-        "id",
-        "kind",
-        "memo",
-        "partner_description",
-        "actor_label",
-        "reference",
-        "created_at",
-    ]
+    list_display = ["transaction_id", "when_listed", "kind", "amount", "why", "by", "ref"]
+    list_display_links = None  # the id column links itself (beside its copy button)
     list_filter = ["kind"]
     search_fields = ["id", "memo", "reference", "actor_label"]
     date_hierarchy = "created_at"
@@ -747,7 +769,53 @@ class LedgerTransactionAdmin(CheckedDateHierarchy, ReadOnlyAdmin):
     readonly_fields = fields
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("reverses")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("reverses")
+            .annotate(
+                moved_cents=Sum("entries__amount_cents", filter=Q(entries__amount_cents__gt=0))
+            )
+        )
+
+    def get_changelist(self, request, **kwargs):
+        return TransactionChangeList
+
+    @admin.display(description="transaction", ordering="id")
+    def transaction_id(self, obj):
+        url = reverse("admin:billing_ledgertransaction_change", args=[quote(obj.pk)])
+        return short_id(obj.pk, row_url(obj, url))
+
+    @admin.display(description="time (Los Angeles)", ordering="created_at")
+    def when_listed(self, obj):
+        return local_time(obj.created_at)
+
+    @admin.display(description="amount", ordering="moved_cents")
+    def amount(self, obj):
+        """What moved: the sum of the legs that received money."""
+        return dollars(obj.moved_cents or 0)
+
+    @admin.display(description="memo · partner sees")
+    def why(self, obj):
+        """Both texts, each cut to a line's worth (the whole text on hover and on the
+        transaction's page), so a 500-character memo cannot widen the list."""
+        memo = format_html('<span title="{}">{}</span>', obj.memo, _cut(obj.memo))
+        if not obj.partner_description or obj.partner_description == obj.memo:
+            return memo
+        return format_html(
+            '{}<br><span class="quiet" title="{}">{}</span>',
+            memo,
+            obj.partner_description,
+            _cut(obj.partner_description),
+        )
+
+    @admin.display(description="by", ordering="actor_label")
+    def by(self, obj):
+        return obj.actor_label
+
+    @admin.display(description="reference", ordering="reference")
+    def ref(self, obj):
+        return short_id(obj.reference) if obj.reference else "—"
 
     @admin.display(description="time")
     def when(self, obj):
@@ -857,11 +925,21 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
         "kind",
         "amount",
         "balance_after",
-        "actor",
         "memo",
         "reference",
     ]
     list_display_links = ["when"]
+    fields = [
+        "entry_id",
+        "when_full",
+        "account_name",
+        "transaction_link",
+        "amount",
+        "balance_after",
+        "memo_full",
+        "reference",
+    ]
+    readonly_fields = fields
     list_select_related = ["account__organization", "transaction"]
     list_filter = [
         ("account__organization", admin.RelatedOnlyFieldListFilter),
@@ -881,9 +959,29 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
         organization = obj.account.organization
         return f"{organization} (wallet)" if organization else obj.account.get_kind_display()
 
-    @admin.display(description="kind", ordering="transaction__kind")
+    @admin.display(description="kind · by", ordering="transaction__kind")
     def kind(self, obj):
-        return obj.transaction.get_kind_display()
+        return format_html(
+            '{}<br><span class="quiet">{}</span>',
+            obj.transaction.get_kind_display(),
+            obj.transaction.actor_label,
+        )
+
+    @admin.display(description="entry")
+    def entry_id(self, obj):
+        return short_id(obj.public_id)
+
+    @admin.display(description="time")
+    def when_full(self, obj):
+        return _local_and_utc(obj.created_at)
+
+    @admin.display(description="transaction")
+    def transaction_link(self, obj):
+        return _transaction_link(obj.transaction)
+
+    @admin.display(description="memo")
+    def memo_full(self, obj):
+        return obj.transaction.memo
 
     @admin.display(description="amount", ordering="amount_cents")
     def amount(self, obj):
@@ -895,20 +993,16 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
 
     @admin.display(description="time (Los Angeles)", ordering="created_at")
     def when(self, obj):
-        return obj.created_at.astimezone(FINANCE_TZ).strftime("%Y-%m-%d %H:%M")
-
-    @admin.display(description="actor")
-    def actor(self, obj):
-        return obj.transaction.actor_label
+        return local_time(obj.created_at)
 
     @admin.display(description="memo")
     def memo(self, obj):
         memo = obj.transaction.memo
-        return memo if len(memo) <= 40 else memo[:39] + "…"
+        return format_html('<span title="{}">{}</span>', memo, _cut(memo, 40))
 
     @admin.display(description="reference")
     def reference(self, obj):
-        return obj.transaction.reference
+        return short_id(obj.transaction.reference) if obj.transaction.reference else "—"
 
     def get_urls(self):
         return [

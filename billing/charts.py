@@ -8,6 +8,7 @@ offline, and a test can read the bars and points back out of the markup (each ca
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -52,10 +53,11 @@ def stacked_bars_svg(
     *, categories: list[str], series: list[Series], title: str, width=880, height=300
 ) -> SafeString:
     """One bar per category, each series stacked on the one before, with a legend."""
-    left, right, top, bottom = 80, 16, 34, 34
-    plot_w, plot_h = width - left - right, height - top - bottom
+    right, top, bottom = 16, 34, 34
     totals = [sum(s.values[i] for s in series) for i in range(len(categories))]
     top_value = _nice_top(max(totals, default=0))
+    left = round(_label_room([dollars(top_value * i // 4) for i in range(5)]))
+    plot_w, plot_h = width - left - right, height - top - bottom
     slot = plot_w / max(len(categories), 1)
     bar_w = slot * 0.6
     parts = [
@@ -95,16 +97,29 @@ def stacked_bars_svg(
     return mark_safe("".join(parts))
 
 
+def _label_room(labels: list[str], font_px: float = 11) -> float:
+    """Width the longest label needs (sans-serif digits are about 0.6 em), plus a gap."""
+    return max((len(label) for label in labels), default=4) * font_px * 0.62 + 14
+
+
 def balance_line_svg(
-    *, points: list[tuple[datetime, int]], title: str, width=880, height=240
+    *,
+    points: list[tuple[datetime, int]],
+    title: str,
+    by_day: bool = False,
+    width=880,
+    height=260,
+    dots_up_to=120,
 ) -> SafeString:
-    """The balance after each entry, as a step-free line through one dot per entry,
-    spaced by time."""
-    left, right, top, bottom = 80, 16, 16, 34
-    plot_w, plot_h = width - left - right, height - top - bottom
+    """The balance as a step line over the whole period of ``points`` (first to last):
+    it holds each value until the next point, then steps. Dates along the bottom, dollars
+    up the side, each axis wide enough for its labels. Points carry ``data-value`` and
+    ``data-at``; dots are drawn while there are few enough to tell apart."""
+    right, top, bottom = 16, 16, 34
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart balance-line" role="img" '
         f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'style="max-width:100%;height:auto" '
         f'aria-label="{escape(title)}" font-family="sans-serif">',
         f"<title>{escape(title)}</title>",
     ]
@@ -115,30 +130,45 @@ def balance_line_svg(
         )
         return mark_safe("".join(parts))
     top_value = _nice_top(max(value for _, value in points))
-    parts += _frame(width, height, left, top, plot_w, plot_h, top_value)
+    ticks = 4
+    left = round(_label_room([dollars(top_value * i // ticks) for i in range(ticks + 1)]))
+    plot_w, plot_h = width - left - right, height - top - bottom
+    parts += _frame(width, height, left, top, plot_w, plot_h, top_value, ticks)
     first, last = points[0][0], points[-1][0]
     span = (last - first).total_seconds() or 1.0
-    coords = []
-    for at, value in points:
-        x = left + plot_w * (at - first).total_seconds() / span if len(points) > 1 else left
-        y = top + plot_h - plot_h * value / top_value
-        coords.append((x, y, at, value))
+
+    def x_of(at):
+        return left + plot_w * (at - first).total_seconds() / span
+
+    def y_of(value):
+        return top + plot_h - plot_h * max(value, 0) / top_value
+
+    steps = []
+    for i, (at, value) in enumerate(points):
+        x, y = x_of(at), y_of(value)
+        if i:
+            steps.append(f"{x:.1f},{steps[-1].split(',')[1]}")  # hold, then step
+        steps.append(f"{x:.1f},{y:.1f}")
     parts.append(
-        '<polyline fill="none" stroke="#417690" stroke-width="2" points="'
-        + " ".join(f"{x:.1f},{y:.1f}" for x, y, _, _ in coords)
-        + '"/>'
+        '<polyline class="steps" fill="none" stroke="#417690" stroke-width="2" '
+        f'points="{" ".join(steps)}"/>'
     )
-    for x, y, at, value in coords:
+    dots = len(points) <= dots_up_to
+    fmt = "%Y-%m-%d" if by_day else "%Y-%m-%d %H:%M"
+    for at, value in points:
+        label = f"{timezone.localtime(at).strftime(fmt)}: {dollars(value)}"
         parts.append(
             f'<circle class="point" data-value="{value}" data-at="{at.isoformat()}" '
-            f'cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#417690"><title>'
-            f"{escape(at.strftime('%Y-%m-%d %H:%M UTC'))}: {escape(dollars(value))}"
-            "</title></circle>"
+            f'cx="{x_of(at):.1f}" cy="{y_of(value):.1f}" r="{3 if dots else 0}" '
+            f'fill="#417690"><title>{escape(label)}</title></circle>'
         )
-    for at, anchor, x in ((first, "start", left), (last, "end", left + plot_w)):
+    date_ticks = 5 if span > 86400 * 4 else 2
+    for i in range(date_ticks):
+        at = first + (last - first) * i / (date_ticks - 1)
+        anchor = "start" if i == 0 else "end" if i == date_ticks - 1 else "middle"
         parts.append(
-            f'<text x="{x}" y="{top + plot_h + 16}" text-anchor="{anchor}" font-size="11" '
-            f'fill="#444">{escape(at.strftime("%Y-%m-%d"))}</text>'
+            f'<text x="{x_of(at):.1f}" y="{top + plot_h + 16}" text-anchor="{anchor}" '
+            f'font-size="11" fill="#444">{timezone.localtime(at):%Y-%m-%d}</text>'
         )
     parts.append("</svg>")
     return mark_safe("".join(parts))

@@ -13,6 +13,8 @@ from django.db.models import Q
 from layers_ops.ids import prefixed_ulid
 from layers_ops.partners.models import Organization
 
+from .money import dollars
+
 
 def new_transaction_id() -> str:
     return prefixed_ulid("txn")
@@ -211,4 +213,33 @@ class LedgerEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.amount_cents:+d}c on {self.account}"
+        sign = "+" if self.amount_cents > 0 else ""
+        return f"{sign}{dollars(self.amount_cents)} on {self.account}"
+
+
+class ReconciliationRun(models.Model):
+    """One run of the reconciliation checks (the console's page or ``verify_ledger``):
+    when, from where and what it found, so the finance home can say when the books were
+    last checked and whether they were clean."""
+
+    ran_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    source = models.CharField(max_length=16)  # "console" or "command"
+    actor_label = models.CharField(max_length=150, blank=True)
+    problem_count = models.PositiveIntegerField()
+    broken_checks = models.JSONField(default=list)  # names of the checks that failed
+
+    class Meta:
+        ordering = ["-ran_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Reconciliation {self.ran_at:%Y-%m-%d %H:%M}: {self.result}"
+
+    @property
+    def clean(self) -> bool:
+        return self.problem_count == 0
+
+    @property
+    def result(self) -> str:
+        if self.clean:
+            return "clean"
+        return f"{self.problem_count} problem{'' if self.problem_count == 1 else 's'}"

@@ -5,15 +5,18 @@ against their entries, unbalanced transactions, a lease period charged twice). C
 that need to know about leases are contributed by the app that owns leases, which
 registers them when it loads (billing never imports leasing), as ``billing.usage``
 does for lease usage. The finance console's reconciliation page and
-``manage.py verify_ledger`` both call ``reconcile()``.
+``manage.py verify_ledger`` both call ``reconciliation_run()``, which records each run
+(time, result) for the finance home.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.db import transaction
 from django.db.models import Count, Q, Sum
 
-from .models import LEASE_CHARGE_KINDS, LedgerTransaction
+from .models import LEASE_CHARGE_KINDS, LedgerTransaction, ReconciliationRun
+from .money import dollars
 from .selectors import ledger_verify
 
 
@@ -36,6 +39,11 @@ def register_check(name: str, check: Check) -> None:
     _checks[name] = check
 
 
+def _signed(cents: int) -> str:
+    """A difference in dollars with its sign: +$1.50, -$0.25."""
+    return ("+" if cents > 0 else "") + dollars(cents)
+
+
 BALANCES = "balance matches entries"
 UNBALANCED = "transaction balances"
 CHARGED_TWICE = "lease period charged once"
@@ -46,8 +54,8 @@ def balances_match_entries() -> list[Problem]:
         Problem(
             BALANCES,
             str(m.account),
-            f"stored balance {m.stored_cents} cents, its entries sum to {m.entries_cents} "
-            f"(off by {m.stored_cents - m.entries_cents:+d} cents)",
+            f"stored balance {dollars(m.stored_cents)}, its entries sum to "
+            f"{dollars(m.entries_cents)} (off by {_signed(m.stored_cents - m.entries_cents)})",
         )
         for m in ledger_verify()
     ]
@@ -67,7 +75,9 @@ def transactions_balance() -> list[Problem]:
         Problem(
             UNBALANCED,
             f"{kind} {pk}",
-            "has no entries" if not legs else f"its {legs} entries sum to {total} cents, not 0",
+            "has no entries"
+            if not legs
+            else f"its {legs} entries sum to {_signed(total)}, not $0.00",
         )
         for pk, kind, total, legs in rows
     ]
@@ -101,3 +111,21 @@ def check_names() -> list[str]:
 def reconcile() -> list[Problem]:
     """Every problem every registered check finds (want: none)."""
     return [problem for check in _checks.values() for problem in check()]
+
+
+def reconciliation_run(*, source: str, actor_label: str = "") -> list[Problem]:
+    """Reconcile and record the run (time, where from, how many problems in which
+    checks): what the finance home reads as "last reconciled"."""
+    problems = reconcile()
+    with transaction.atomic():
+        ReconciliationRun.objects.create(
+            source=source,
+            actor_label=actor_label,
+            problem_count=len(problems),
+            broken_checks=sorted({problem.check for problem in problems}),
+        )
+    return problems
+
+
+def reconciliation_last() -> ReconciliationRun | None:
+    return ReconciliationRun.objects.order_by("-ran_at", "-pk").first()

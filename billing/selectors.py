@@ -6,7 +6,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce, TruncMonth
+from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 from django.utils import timezone
 
 from layers_ops.partners.models import Organization
@@ -302,13 +302,60 @@ def revenue_by_month(*, months: int = 12, now: datetime | None = None) -> list[R
     ]
 
 
-def balance_history(*, wallet: LedgerAccount, limit: int = 500) -> list[tuple[datetime, int]]:
-    """The wallet's balance after each of its last ``limit`` entries, oldest first."""
-    rows = list(
-        wallet.entries.order_by("-pk").values_list("created_at", "balance_after_cents")[:limit]
+@dataclass(frozen=True)
+class BalanceHistory:
+    """A wallet's balance over a period, as steps: it holds each value until the next
+    point. ``by_day``: more entries than a chart can show, so one point per day (its
+    closing balance, days in America/Los_Angeles)."""
+
+    points: list[tuple[datetime, int]]
+    since: datetime
+    until: datetime
+    entries: int
+    by_day: bool
+
+
+def balance_history(
+    *,
+    wallet: LedgerAccount,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    max_points: int = 500,
+) -> BalanceHistory:
+    """The balance from ``since`` (default: the wallet's first entry) to ``until``
+    (default: now): the balance at the start, then after each entry (or each day's last
+    entry, past ``max_points`` entries), then the balance at the end. Two or three
+    queries whatever the history's length."""
+    until = until or timezone.now()
+    upto = wallet.entries.filter(created_at__lte=until)
+    whole = since is None  # from the first entry: no balance before it to show
+    if whole:
+        since = upto.order_by("pk").values_list("created_at", flat=True).first() or min(
+            wallet.created_at, until
+        )
+    opening = (
+        wallet.entries.filter(created_at__lt=since)
+        .order_by("-pk")
+        .values_list("balance_after_cents", flat=True)
+        .first()
+    ) or 0
+    in_range = upto.filter(created_at__gte=since)
+    count = in_range.count()
+    if count <= max_points:
+        rows = list(in_range.order_by("pk").values_list("created_at", "balance_after_cents"))
+    else:
+        rows = [
+            (at, balance)
+            for _, at, balance in in_range.annotate(day=TruncDate("created_at", tzinfo=FINANCE_TZ))
+            .order_by("day", "-pk")
+            .distinct("day")
+            .values_list("day", "created_at", "balance_after_cents")
+        ]
+    closing = rows[-1][1] if rows else opening
+    points = [*([] if whole and rows else [(since, opening)]), *rows, (until, closing)]
+    return BalanceHistory(
+        points=points, since=since, until=until, entries=count, by_day=count > max_points
     )
-    rows.reverse()
-    return rows
 
 
 def refundable_charges(*, wallet: LedgerAccount, term: str = "") -> QuerySet[LedgerTransaction]:

@@ -29,6 +29,7 @@ class LeaseUsage:
     active_leases: int = 0
     past_due_leases: int = 0
     monthly_burn_cents: int = 0
+    past_due_cents: int = 0  # what the past-due leases cost a month (what is owed)
     # The active leases' next renewals grouped by day, so a wallet with thousands of
     # leases is a few dozen rows here: the runway walk costs what the calendar holds,
     # not what the wallet holds.

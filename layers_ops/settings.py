@@ -167,6 +167,7 @@ STAFF_BASE_URL = env.str("STAFF_BASE_URL", default="http://127.0.0.1:8000")
 PASSWORD_RESET_TIMEOUT = env.int("STAFF_LINK_HOURS", default=72) * 3600
 
 LANGUAGE_CODE = "en-us"
+FORMAT_MODULE_PATH = ["layers_ops.formats"]  # one date format: 2026-11-30 09:15
 TIME_ZONE = "America/Los_Angeles"  # ops work from San Francisco; storage is UTC
 USE_I18N = True
 USE_TZ = True

@@ -32,3 +32,4 @@ urlpatterns = [
 handler400 = "layers_ops.api.views.bad_request"
 handler404 = "layers_ops.api.views.not_found"
 handler500 = "layers_ops.api.views.server_error"
+handler403 = "layers_ops.admin_display.permission_denied"

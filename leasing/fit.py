@@ -31,7 +31,7 @@ def fit_gaps(*, pool_language: str, follower_geos, lease_request) -> list[str]:
     if not language_fits(pool_language, lease_request.language):
         gaps.append(f"language {pool_language or 'unset'}, asked {lease_request.language}")
     if not geo_fits(follower_geos, lease_request.geo):
-        asked = " ".join(sorted({str(code).upper() for code in lease_request.geo}))
+        asked = ", ".join(sorted({str(code).upper() for code in lease_request.geo}))
         gaps.append(f"no followers in {asked}")
     return gaps
 

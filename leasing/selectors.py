@@ -143,11 +143,15 @@ def lease_usage_by_organization(organization_ids) -> dict:
     )
     usage: dict[str, dict] = {}
     for organization_id, billing_status, renews_on, leases, amount_cents in rows:
-        org = usage.setdefault(organization_id, {"active": 0, "past_due": 0, "burn": 0, "days": {}})
+        org = usage.setdefault(
+            organization_id,
+            {"active": 0, "past_due": 0, "past_due_cents": 0, "burn": 0, "days": {}},
+        )
         org["active"] += leases
         org["burn"] += amount_cents
         if billing_status == BillingStatus.PAST_DUE:
             org["past_due"] += leases
+            org["past_due_cents"] += amount_cents
         if renews_on is not None:
             count, amount = org["days"].get(renews_on, (0, 0))
             org["days"][renews_on] = (count + leases, amount + amount_cents)
@@ -156,6 +160,7 @@ def lease_usage_by_organization(organization_ids) -> dict:
             active_leases=org["active"],
             past_due_leases=org["past_due"],
             monthly_burn_cents=org["burn"],
+            past_due_cents=org["past_due_cents"],
             renewals=[
                 RenewalDay(on=on, leases=count, amount_cents=amount)
                 for on, (count, amount) in sorted(org["days"].items())

@@ -1,6 +1,9 @@
 from django import forms
 from django.contrib import admin, messages
+from django.urls import reverse
 from django.utils.html import format_html
+
+from layers_ops.admin_display import NothingChangedMixin, local_day, local_time, short_id
 
 from .models import ApiKey, KeyEnvironment, Organization, Project, RateLimitTier, Scope
 from .services import DEFAULT_SCOPES, api_key_create, api_key_revoke
@@ -15,16 +18,24 @@ class ProjectInline(admin.TabularInline):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
-    list_display = ["name", "id", "created_at"]
+class OrganizationAdmin(NothingChangedMixin, admin.ModelAdmin):
+    list_display = ["name", "organization_id", "created_on"]
     search_fields = ["name", "id"]
     readonly_fields = ["id", "created_at"]
     inlines = [ProjectInline]
 
+    @admin.display(description="id", ordering="id")
+    def organization_id(self, obj):
+        return short_id(obj.pk)
+
+    @admin.display(description="created", ordering="created_at")
+    def created_on(self, obj):
+        return local_day(obj.created_at)
+
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
-    list_display = ["name", "id", "organization", "created_at"]
+class ProjectAdmin(NothingChangedMixin, admin.ModelAdmin):
+    list_display = ["name", "project_id", "organization", "created_on"]
     list_select_related = ["organization"]
     list_filter = ["organization"]
     search_fields = ["name", "id", "organization__name"]
@@ -34,6 +45,14 @@ class ProjectAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # A project never moves: its leases and requests belong to its organization.
         return [*self.readonly_fields, "organization"] if obj else self.readonly_fields
+
+    @admin.display(description="id", ordering="id")
+    def project_id(self, obj):
+        return short_id(obj.pk)
+
+    @admin.display(description="created", ordering="created_at")
+    def created_on(self, obj):
+        return local_day(obj.created_at)
 
 
 class ApiKeyCreateForm(forms.ModelForm):
@@ -49,18 +68,8 @@ class ApiKeyCreateForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = [
-        "name",
-        "id",
-        "organization",
-        "environment",
-        "scope_list",
-        "rate_limit_tier",
-        "state",
-        "last_used_at",
-        "created_at",
-    ]
+class ApiKeyAdmin(NothingChangedMixin, admin.ModelAdmin):
+    list_display = ["name", "key_id", "organization", "mode", "scope_list", "state", "last_used"]
     list_select_related = ["organization"]
     list_filter = ["environment", "rate_limit_tier", ("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "id", "organization__name"]
@@ -125,13 +134,36 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def save_related(self, request, form, formsets, change):
         pass  # API keys have no relations edited here
 
+    @admin.display(description="key", ordering="id")
+    def key_id(self, obj):
+        url = reverse("admin:partners_apikey_change", args=[obj.pk])
+        return short_id(obj.pk, url)
+
+    @admin.display(description="mode · tier", ordering="environment")
+    def mode(self, obj):
+        return format_html(
+            '{}<br><span class="quiet">{}</span>',
+            obj.get_environment_display(),
+            obj.get_rate_limit_tier_display(),
+        )
+
     @admin.display(description="scopes")
     def scope_list(self, obj):
         return ", ".join(obj.scopes)
 
-    @admin.display(description="state")
+    @admin.display(description="state", ordering="revoked_at")
     def state(self, obj):
-        return "revoked" if obj.revoked_at else "active"
+        if obj.revoked_at:
+            return format_html(
+                'revoked<br><small class="nowrap">{}</small>', local_day(obj.revoked_at)
+            )
+        return format_html(
+            'active<br><small class="nowrap">since {}</small>', local_day(obj.created_at)
+        )
+
+    @admin.display(description="last used", ordering="last_used_at")
+    def last_used(self, obj):
+        return local_time(obj.last_used_at) if obj.last_used_at else "never"
 
     @admin.action(
         description="Revoke selected keys (they stop working at once)", permissions=["change"]

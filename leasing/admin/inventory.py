@@ -10,11 +10,10 @@ from django.db.models import Count, Q
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
+from layers_ops.admin_display import NothingChangedMixin, local_day, local_time
 from layers_ops.staff.once import ONCE_FIELD, OnceRefused
 
 from ..intake import social_account_add
@@ -32,7 +31,7 @@ from .inventory_forms import MoveForm, PoolForm, SocialAccountForm
 
 
 def _day(moment) -> str:
-    return date_format(timezone.localtime(moment), "M j, Y") if moment else "-"
+    return local_day(moment) if moment else "-"
 
 
 STATE_COLUMNS = [
@@ -64,7 +63,7 @@ def _count_column(state):
 
 
 @admin.register(Pool)
-class PoolAdmin(admin.ModelAdmin):
+class PoolAdmin(NothingChangedMixin, admin.ModelAdmin):
     form = PoolForm
     list_display = [
         "name",
@@ -99,7 +98,7 @@ class PoolAdmin(admin.ModelAdmin):
 
     @admin.display(description="geos")
     def geo_list(self, pool):
-        return list_display_text(pool.geos, " ")
+        return list_display_text(pool.geos)
 
     @admin.display(description="accounts by state")
     def accounts_by_state(self, pool):
@@ -125,7 +124,7 @@ def _shown(name: str, value) -> str:
     if name == "followers":
         return f"{value:,}"
     if name == "follower_geos":
-        return list_display_text(value, " ")
+        return list_display_text(value)
     if name == "warmed_since":
         moment = parse_datetime(value)
         return _day(moment) if moment else str(value)
@@ -156,7 +155,7 @@ class AccountEventInline(admin.TabularInline):
 
     @admin.display(description="when")
     def when(self, event):
-        return date_format(timezone.localtime(event.created_at), "M j, Y, H:i")
+        return local_time(event.created_at)
 
     @admin.display(description="by")
     def by(self, event):
@@ -202,7 +201,7 @@ def _move_action(name, to_state, label, verb):
 
 
 @admin.register(SocialAccount)
-class SocialAccountAdmin(AccountIntakeAdminMixin, admin.ModelAdmin):
+class SocialAccountAdmin(AccountIntakeAdminMixin, NothingChangedMixin, admin.ModelAdmin):
     form = SocialAccountForm
     list_display = [
         "account",

@@ -38,6 +38,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from billing.money import dollars
 from billing.selectors import wallet_balance_cents
 from layers_ops.admin_dates import CheckedDateHierarchy
+from layers_ops.admin_display import (
+    NothingChangedMixin,
+    RowLinksChangeList,
+    local_day,
+    local_time,
+    row_url,
+    short_id,
+)
 from layers_ops.grammar import WholeNumberField
 from layers_ops.staff.once import ONCE_FIELD, AlreadyDone, OnceRefused
 
@@ -62,7 +70,7 @@ from ..services import (
     request_note_add,
     request_unclaim,
 )
-from ..validators import InvalidValue, note_body_clean, vertical_key
+from ..validators import InvalidValue, list_display_text, note_body_clean, vertical_key
 
 CANDIDATES_SHOWN = 50
 _AT = re.compile(r"""(^|[\s"'])@+""")  # a leading @ on a search term
@@ -284,7 +292,7 @@ CLOSE_OUTCOMES = {
 
 
 @admin.register(LeaseRequest)
-class LeaseRequestAdmin(admin.ModelAdmin):
+class LeaseRequestAdmin(NothingChangedMixin, admin.ModelAdmin):
     list_display = [
         "request_id",
         "partner",
@@ -294,7 +302,7 @@ class LeaseRequestAdmin(admin.ModelAdmin):
         "sla_due",
         "claimed",
     ]
-    list_display_links = ["request_id"]
+    list_display_links = None  # the request column links itself (beside its copy button)
     list_select_related = ["organization", "project", "claimed_by"]
     list_filter = [
         QueueStatusFilter,
@@ -329,7 +337,7 @@ class LeaseRequestAdmin(admin.ModelAdmin):
         "vertical",
         "audience",
         "language",
-        "geo",
+        "geo_list",
         "target",
         "partner_note",
         "submitted_at",
@@ -346,7 +354,7 @@ class LeaseRequestAdmin(admin.ModelAdmin):
             "Request",
             {"fields": ["public_id", "organization", "project", "api_key", "status", "count"]},
         ),
-        ("Niche", {"fields": ["vertical", "language", "geo", "audience", "target"]}),
+        ("Niche", {"fields": ["vertical", "language", "geo_list", "audience", "target"]}),
         ("From the partner", {"fields": ["partner_note"]}),
         (
             "Progress",
@@ -400,7 +408,7 @@ class LeaseRequestAdmin(admin.ModelAdmin):
 
     @admin.display(description="request", ordering="public_id")
     def request_id(self, obj):
-        return obj.public_id
+        return short_id(obj.public_id, row_url(obj, self._change_url(obj)))
 
     @admin.display(description="partner · project", ordering="organization__name")
     def partner(self, obj):
@@ -410,10 +418,17 @@ class LeaseRequestAdmin(admin.ModelAdmin):
 
     @admin.display(description="niche")
     def niche(self, obj):
-        geo = " ".join(obj.geo) or "any geo"
+        geo = list_display_text(obj.geo) or "any geo"
         return format_html(
-            "<strong>{}</strong> · {} · {}", obj.vertical, obj.language or "any language", geo
+            '<strong>{}</strong><br><span class="quiet">{} · {}</span>',
+            obj.vertical,
+            obj.language or "any language",
+            geo,
         )
+
+    @admin.display(description="geo")
+    def geo_list(self, obj):
+        return list_display_text(obj.geo) or "any"
 
     @admin.display(description="assigned of count", ordering="assigned_count")
     def assigned(self, obj):
@@ -439,19 +454,18 @@ class LeaseRequestAdmin(admin.ModelAdmin):
     def sla_due(self, obj):
         if obj.sla_due_at is None:
             return "—"
-        due = timezone.localtime(obj.sla_due_at)
-        label = f"{due:%a %d %b %H:%M}"
+        label = local_time(obj.sla_due_at)
         if obj.status != RequestStatus.REQUESTED:
             return label
         now = timezone.now()
         if obj.sla_due_at < now:
             return format_html(
-                '{} <span class="sla-overdue">overdue {}</span>',
+                '{}<br><span class="sla-overdue">overdue {}</span>',
                 label,
                 _short_duration(now - obj.sla_due_at),
             )
         if obj.sla_due_at - now < timezone.timedelta(hours=8):
-            return format_html('{} <span class="sla-soon">due soon</span>', label)
+            return format_html('{}<br><span class="sla-soon">due soon</span>', label)
         return label
 
     @admin.display(description="claimed by", ordering="claimed_by__username")
@@ -742,6 +756,9 @@ class LeaseRequestAdmin(admin.ModelAdmin):
             return JsonResponse({"error": "Those queue filters are not valid."}, status=400)
         count = queryset.filter(submitted_at__gt=since).count()
         return JsonResponse({"count": count, "since": since.isoformat()})
+
+    def get_changelist(self, request, **kwargs):
+        return RowLinksChangeList
 
     def changelist_view(self, request, extra_context=None):
         extra = {"arrivals_since": timezone.now().isoformat()}
@@ -1050,13 +1067,15 @@ class LeaseAdmin(CheckedDateHierarchy, admin.ModelAdmin):
         if obj.lease_request is None:
             return "—"
         url = reverse("admin:leasing_leaserequest_change", args=[obj.lease_request_id])
-        return format_html('<a href="{}"><small>{}</small></a>', url, obj.lease_request.public_id)
+        return short_id(obj.lease_request.public_id, url)
 
     @admin.display(description="billing", ordering="billing_status")
     def billing(self, obj):
         if obj.billing_status == "past_due":
-            since = timezone.localtime(obj.past_due_since).strftime("%b %-d")
-            return format_html('<strong style="color:#ba2121">past due</strong> since {}', since)
+            return format_html(
+                '<strong style="color:#ba2121">past due</strong><br><small>since {}</small>',
+                local_day(obj.past_due_since),
+            )
         return "current"
 
     @admin.display(description="a month", ordering="monthly_price_cents")
@@ -1065,13 +1084,11 @@ class LeaseAdmin(CheckedDateHierarchy, admin.ModelAdmin):
 
     @admin.display(description="assigned", ordering="assigned_at")
     def assigned_on(self, obj):
-        return timezone.localtime(obj.assigned_at).strftime("%Y-%m-%d")
+        return local_day(obj.assigned_at)
 
     @admin.display(description="next renewal", ordering="next_renewal_at")
     def renews_on(self, obj):
-        if obj.next_renewal_at is None:
-            return "—"
-        return timezone.localtime(obj.next_renewal_at).strftime("%Y-%m-%d")
+        return local_day(obj.next_renewal_at)
 
     @admin.display(description="status", ordering="disconnected_at")
     def state(self, obj):
@@ -1079,7 +1096,7 @@ class LeaseAdmin(CheckedDateHierarchy, admin.ModelAdmin):
         the action checkboxes)."""
         if obj.disconnected_at is None:
             return obj.get_status_display()
-        day = timezone.localtime(obj.disconnected_at).strftime("%Y-%m-%d")
+        day = local_day(obj.disconnected_at)
         why = _ENDED_BY.get(obj.disconnected_reason, obj.disconnected_reason)
         return format_html("Ended {}<br><small>{}</small>", day, why)
 

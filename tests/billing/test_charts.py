@@ -64,7 +64,12 @@ def test_balance_line_has_one_point_per_entry_in_time_order_and_scale():
     ys = [float(c.get("cy")) for c in circles]
     assert xs == sorted(xs) and (xs[1] - xs[0]) * 10 == pytest_approx(xs[2] - xs[0])
     assert ys[0] < ys[1] < ys[2]  # higher balance, higher on the page
-    assert len(root.find(f"{SVG}polyline").get("points").split()) == 3
+    # a step line: each balance held until the next entry, then a step
+    steps = [
+        tuple(map(float, p.split(","))) for p in root.find(f"{SVG}polyline").get("points").split()
+    ]
+    assert len(steps) == 5
+    assert steps[1] == (xs[1], ys[0]) and steps[2] == (xs[1], ys[1])
 
 
 def test_an_empty_wallet_says_so_instead_of_drawing():

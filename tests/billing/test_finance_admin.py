@@ -349,7 +349,8 @@ def test_wallet_page_draws_the_balance_over_time(client, finance, partner):
 
     svg = page.content.decode()
     assert 'class="chart balance-line"' in svg
-    assert re.findall(r'class="point" data-value="(\d+)"', svg) == ["300000", "285000"]
+    # after the top-up, after the charge, then held until now
+    assert re.findall(r'class="point" data-value="(\d+)"', svg) == ["300000", "285000", "285000"]
 
 
 # --- the ledger ------------------------------------------------------------------------

@@ -137,7 +137,7 @@ def test_verify_ledger_command_reports_a_tampered_balance():
     with pytest.raises(CommandError, match=r"1 problem.*balance matches entries"):
         call_command("verify_ledger", stdout=io.StringIO(), stderr=err)
 
-    assert "stored balance 99000 cents, its entries sum to 9900" in err.getvalue()
+    assert "stored balance $990.00, its entries sum to $99.00" in err.getvalue()
 
 
 movements = st.lists(

@@ -76,7 +76,7 @@ def test_a_stored_balance_that_differs_from_its_entries_is_found(partner):
     (problem,) = reconcile()
 
     assert problem.check == BALANCES
-    assert "stored balance 1 cents, its entries sum to 300000" in problem.detail
+    assert "stored balance $0.01, its entries sum to $3,000.00" in problem.detail
 
 
 def test_an_unbalanced_transaction_is_found(partner):
@@ -91,7 +91,7 @@ def test_an_unbalanced_transaction_is_found(partner):
     problems = [p for p in reconcile() if p.check == UNBALANCED]
 
     assert {p.subject: p.detail for p in problems} == {
-        f"adjustment {txn.pk}": "its 1 entries sum to 500 cents, not 0",
+        f"adjustment {txn.pk}": "its 1 entries sum to +$5.00, not $0.00",
         f"adjustment {empty.pk}": "has no entries",
     }
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from billing.reconciliation import check_names, reconcile
+from billing.reconciliation import check_names, reconciliation_run
 
 
 class Command(BaseCommand):
@@ -10,7 +10,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        problems = reconcile()
+        problems = reconciliation_run(source="command")
         for problem in problems:
             self.stderr.write(str(problem))
         if problems:
