@@ -4,7 +4,6 @@ from dataclasses import dataclass
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from rest_framework.test import APIClient
 
 from billing.services import partner_onboard
@@ -21,8 +20,6 @@ def _missing(reason: str):
 
 
 def pytest_runtest_setup(item):
-    if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
-        _missing("needs PostgreSQL (set DATABASE_URL)")
     if item.get_closest_marker("redis") and not settings.REDIS_URL:
         _missing("needs Redis (set REDIS_URL)")
 
