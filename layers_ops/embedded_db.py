@@ -27,6 +27,7 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / ".data" / "pg"
@@ -51,7 +52,7 @@ def ensure_database_url() -> str:
     server = _server()
     socket_dir = server.get_postmaster_info().socket_dir
     _database_create(socket_dir)
-    url = f"postgres://{SUPERUSER}@/{DATABASE}?host={socket_dir}"
+    url = f"postgres://{SUPERUSER}@/{DATABASE}?host={quote(str(socket_dir), safe='/')}"
     os.environ["DATABASE_URL"] = url
     return url
 
