@@ -92,7 +92,7 @@ TEMPLATES = [
 
 # Database: PostgreSQL everywhere, named by DATABASE_URL. manage.py and the test settings
 # point it at the embedded server of layers_ops/embedded_db.py when it is unset; anything
-# else (gunicorn, make serve outside the Makefile) must be told.
+# else (gunicorn started by hand, a production host) must be told: it never starts one.
 if not env.str("DATABASE_URL", default=""):
     raise ImproperlyConfigured(
         "DATABASE_URL is not set: use manage.py (it starts the embedded PostgreSQL) "
