@@ -241,7 +241,6 @@ class SlowClients:
             sock.close()
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_whoami_answers_at_once_while_80_slow_clients_hold_connections(server):
     token = make_partner().token
@@ -276,7 +275,6 @@ def whoami_status(port, token) -> int:
         conn.close()
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_requests_still_succeed_after_the_database_drops_the_servers_connections(server):
     token = make_partner().token

@@ -19,7 +19,7 @@ from tests.api.test_auth_and_errors import assert_envelope
 from tests.billing.helpers import staff_in
 from tests.conftest import make_partner
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+pytestmark = pytest.mark.django_db
 
 LEDGER_EXPORT = reverse("admin:billing_ledgerentry_export")
 LEASE_IDS = iter(range(50_000, 60_000))
