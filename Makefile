@@ -5,6 +5,10 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 4
+# Without DATABASE_URL, the embedded PostgreSQL in .data/pg (layers_ops/embedded_db.py):
+# started or reused, kept up while the command runs, stopped when its last user exits.
+# manage.py and the test settings start it the same way on their own.
+WITH_DB := $(BIN)/python -m layers_ops.embedded_db run --
 
 .PHONY: run test serve bench lint format clean
 
@@ -22,20 +26,21 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed
-	DEBUG=true $(BIN)/python manage.py migrate --noinput -v0
-	DEBUG=true $(BIN)/python manage.py load_demo --base-url http://$(HOST):$(PORT)
-	DEBUG=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	DEBUG=true $(WITH_DB) sh -c '$(BIN)/python manage.py migrate --noinput -v0 \
+	  && $(BIN)/python manage.py load_demo --base-url http://$(HOST):$(PORT) \
+	  && exec $(BIN)/python manage.py runserver $(HOST):$(PORT)'
 
 test: $(VENV)/.installed-dev
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Production-style serving: gunicorn with uvicorn workers on the ASGI app
-# (layers_ops/gunicorn.conf.py, layers_ops/serving.py) and whitenoise for static files. Needs SECRET_KEY (and DATABASE_URL for anything but the
-# SQLite file).
+# (layers_ops/gunicorn.conf.py, layers_ops/serving.py) and whitenoise for static files.
+# Needs SECRET_KEY; DATABASE_URL as everywhere (production names its server; unset, the
+# embedded one).
 serve: $(VENV)/.installed
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py migrate --noinput -v0
-	$(BIN)/gunicorn -c layers_ops/gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS)
+	$(WITH_DB) $(BIN)/gunicorn -c layers_ops/gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS)
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m tests.bench.run
@@ -48,5 +53,7 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Stops the embedded PostgreSQL (if it runs) and deletes its data with the rest.
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .hypothesis
+	if [ -x $(BIN)/python ]; then $(BIN)/python -m layers_ops.embedded_db stop; fi
+	rm -rf .data $(VENV) staticfiles .pytest_cache .ruff_cache .hypothesis

@@ -1,8 +1,8 @@
 """Prepaid wallets on a double-entry ledger, in integer US cents.
 
 Every money movement is one LedgerTransaction whose LedgerEntry rows sum to zero.
-Entries and transactions are append-only (PostgreSQL and SQLite triggers refuse UPDATE
-and DELETE); a mistake is fixed by a reversing transaction. ``billing.services`` is the
+Entries and transactions are append-only (PostgreSQL triggers refuse UPDATE and DELETE);
+a mistake is fixed by a reversing transaction. ``billing.services`` is the
 only code that writes here.
 """
 

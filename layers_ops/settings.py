@@ -90,17 +90,18 @@ TEMPLATES = [
     },
 ]
 
-# Database: PostgreSQL in production and CI; an SQLite file in the project by default.
-DATABASES = {
-    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # IMMEDIATE transactions take the write lock up front, so read-then-write blocks
-    # (rate-limit windows, idempotency claims) serialize instead of failing as "locked".
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"transaction_mode": "IMMEDIATE", "timeout": 20}
+# Database: PostgreSQL everywhere, named by DATABASE_URL. manage.py and the test settings
+# point it at the embedded server of layers_ops/embedded_db.py when it is unset; anything
+# else (gunicorn started by hand, a production host) must be told: it never starts one.
+if not env.str("DATABASE_URL", default=""):
+    raise ImproperlyConfigured(
+        "DATABASE_URL is not set: use manage.py (it starts the embedded PostgreSQL) "
+        "or set it, e.g. postgres://user:pass@host:5432/layers"
     )
-elif env.bool("DATABASE_POOL", default=False):
+DATABASES = {"default": env.db_url("DATABASE_URL")}
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_URL must name a PostgreSQL database (postgres://).")
+if env.bool("DATABASE_POOL", default=False):
     # A psycopg pool per process (asgi.py turns it on: under ASGI every request runs in a
     # thread of its own, so connections kept per thread would leak). At most
     # DATABASE_POOL_SIZE connections per process; a request waits up to 30 s for one.

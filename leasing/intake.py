@@ -373,21 +373,16 @@ def _pool_save(pool: Pool, options: PoolOptions) -> None:
 # The service -------------------------------------------------------------------------
 
 
-LOOKUP_BATCH = 50_000  # handles per lookup; below PostgreSQL's 65,535 bind parameters
-
-
-def _lookup_batch() -> int:
-    """Few, large lookups: each one is an index probe per handle or one hashed scan, while
-    many small ones can each scan the table when its statistics predate a big import.
-    Databases with a parameter limit (SQLite: 999 or 32,766) get batches that fit it."""
-    limit = connection.features.max_query_params
-    return LOOKUP_BATCH if limit is None else max(100, min(LOOKUP_BATCH, limit - 10))
+# Handles per lookup, below PostgreSQL's 65,535 bind parameters. Few, large lookups: each
+# one is an index probe per handle or one hashed scan, while many small ones can each scan
+# the table when its statistics predate a big import.
+LOOKUP_BATCH = 50_000
 
 
 def _existing(handles: list[str], *, lock: bool) -> dict[str, SocialAccount]:
     """Known accounts by handle. With ``lock``, rows are locked in pk order (the order
     every leasing service locks accounts in), so intake never deadlocks an allocation."""
-    batch = _lookup_batch()
+    batch = LOOKUP_BATCH
     found: dict[str, str] = {}
     for start in range(0, len(handles), batch):
         found.update(
@@ -598,12 +593,11 @@ def _accounts_add(rows: list[_Clean], *, pool: Pool, state: str, actor) -> int:
 
 
 def _insert_many(model, objs: list) -> None:
-    """INSERT ``objs`` in bulk. On PostgreSQL with a COPY of the values ``bulk_create``
-    would send (each field's ``pre_save`` and ``get_db_prep_save``), several times faster
-    for large batches; elsewhere ``bulk_create`` in batches. Primary keys must be set by
-    the caller or be database-generated (then they are not read back)."""
-    if connection.vendor != "postgresql" or not objs:
-        model.objects.bulk_create(objs, batch_size=WRITE_BATCH)
+    """INSERT ``objs`` in bulk with a COPY of the values ``bulk_create`` would send (each
+    field's ``pre_save`` and ``get_db_prep_save``), several times faster for large
+    batches. Primary keys must be set by the caller or be database-generated (then they
+    are not read back)."""
+    if not objs:
         return
     meta = model._meta
     fields = [
@@ -648,13 +642,8 @@ def _accounts_update(rows, *, pool: Pool, actor) -> None:
                 reason=f"Import into {pool.name}",
             )
         )
-    if connection.vendor == "postgresql":
-        for start in range(0, len(changed), WRITE_BATCH):
-            _update_from_values(changed[start : start + WRITE_BATCH], pool=pool)
-    else:
-        SocialAccount.objects.bulk_update(
-            changed, ["followers", "follower_geos", "pool"], batch_size=WRITE_BATCH // 2
-        )
+    for start in range(0, len(changed), WRITE_BATCH):
+        _update_from_values(changed[start : start + WRITE_BATCH], pool=pool)
     _insert_many(AccountEvent, events)
 
 

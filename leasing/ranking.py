@@ -11,8 +11,7 @@ Hard filter: the account is ``ready`` and its pool is tagged with the request's 
 
 Pools are few, so the pool-level part (vertical, language) is decided in Python and
 handed to the database as a CASE over pool ids; the account-level part (geo overlap,
-followers) is computed in SQL. Geo overlap tests JSON list membership: ``@>`` on
-PostgreSQL (jsonb), ``json_each`` on SQLite, so both engines run the same query shape.
+followers) is computed in SQL. Geo overlap tests JSON list membership with jsonb ``@>``.
 
 Scoring every ready account to keep the best 50 costs time in proportion to the pool
 (100,000 accounts: ~140 ms on PostgreSQL). Instead ``top_accounts`` splits the supply
@@ -26,7 +25,6 @@ member at all is the slow case (the walk reads the pool), as a full scan would.
 
 from dataclasses import dataclass
 
-from django.db import NotSupportedError
 from django.db.models import (
     BooleanField,
     Case,
@@ -58,21 +56,11 @@ class JSONListHas(Func):
         super().__init__(expression)
         self.value = value
 
-    def as_sql(self, compiler, connection, **extra_context):  # pragma: no cover
-        raise NotSupportedError(f"Ranking supports PostgreSQL and SQLite, not {connection.vendor}.")
-
-    def as_postgresql(self, compiler, connection, **extra_context):
+    def as_sql(self, compiler, connection, **extra_context):
         import json
 
         column, params = compiler.compile(self.source_expressions[0])
         return f"({column} @> %s::jsonb)", (*params, json.dumps([self.value]))
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        column, params = compiler.compile(self.source_expressions[0])
-        return (
-            f"EXISTS (SELECT 1 FROM json_each({column}) WHERE json_each.value = %s)",
-            (*params, self.value),
-        )
 
 
 def _primary(tag: str) -> str:

@@ -944,12 +944,9 @@ def _due(*, at: datetime, after: tuple | None):
 
 
 def _organizations_claim(organization_ids: list[str]) -> set[str]:
-    """The organizations this run may renew now. On PostgreSQL, a transaction-scoped
-    advisory lock per organization, skipping those another run holds (as SKIP LOCKED
-    does for rows), so one run at a time pays an organization's leases, oldest first.
-    Other databases serialize writing transactions anyway."""
-    if connection.vendor != "postgresql":
-        return set(organization_ids)
+    """The organizations this run may renew now: a transaction-scoped advisory lock per
+    organization, skipping those another run holds (as SKIP LOCKED does for rows), so one
+    run at a time pays an organization's leases, oldest first."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT org FROM unnest(%s::text[]) AS org WHERE "
@@ -1062,12 +1059,9 @@ _PG_ARRAY_TYPES = {
 
 
 def _leases_write(leases: list[Lease]) -> None:
-    """Save the renewal fields of a batch in one statement. On PostgreSQL that is an
-    ``UPDATE ... FROM unnest(...)``: Django's ``bulk_update`` builds a CASE per row and
-    field, about two seconds of Python per 1,000 leases. Elsewhere, ``bulk_update``."""
-    if connection.vendor != "postgresql":
-        Lease.objects.bulk_update(leases, RENEWAL_FIELDS)
-        return
+    """Save the renewal fields of a batch in one ``UPDATE ... FROM unnest(...)``: Django's
+    ``bulk_update`` builds a CASE per row and field, about two seconds of Python per
+    1,000 leases."""
     fields = [Lease._meta.pk, *(Lease._meta.get_field(name) for name in RENEWAL_FIELDS)]
     columns = [connection.ops.quote_name(field.column) for field in fields]
     arrays = ", ".join(f"%s::{_PG_ARRAY_TYPES[field.get_internal_type()]}[]" for field in fields)

@@ -2,10 +2,13 @@
 
 import os
 
-os.environ.setdefault("SECRET_KEY", "tests-only-" + "k" * 60)
+from layers_ops.embedded_db import ensure_database_url
 
-from layers_ops.settings import *  # noqa: F403
-from layers_ops.settings import STORAGES
+os.environ.setdefault("SECRET_KEY", "tests-only-" + "k" * 60)
+ensure_database_url()  # DATABASE_URL, or the embedded PostgreSQL in .data/pg
+
+from layers_ops.settings import *  # noqa: E402, F403
+from layers_ops.settings import STORAGES  # noqa: E402
 
 # Admin pages render without a collectstatic manifest.
 STORAGES = {

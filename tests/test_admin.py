@@ -178,7 +178,6 @@ def test_the_database_refuses_moving_a_project_or_key(partner, other_partner, mo
     assert row.organization_id == partner.organization.pk
 
 
-@pytest.mark.postgres
 @pytest.mark.parametrize(
     "url",
     [

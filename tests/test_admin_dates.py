@@ -13,7 +13,7 @@ from leasing.roles import FINANCE, OPS
 from tests.billing.helpers import lease_accounts, staff_in
 from tests.factories import OrganizationFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+pytestmark = pytest.mark.django_db
 
 LEDGER = reverse("admin:billing_ledgerentry_changelist")
 EXPORT = reverse("admin:billing_ledgerentry_export")

@@ -14,7 +14,7 @@ from layers_ops.api.models import IdempotencyKey
 from leasing.models import LeaseRequest
 from tests.conftest import lease_body, make_partner, request_url
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def fire(n, send):

@@ -28,7 +28,7 @@ CONFIG = ROOT / "layers_ops" / "gunicorn.conf.py"
 def serve_command(**variables) -> list[str]:
     """The gunicorn command of ``make serve``, read from the Makefile."""
     makefile = (ROOT / "Makefile").read_text()
-    line = re.search(r"^\t\$\(BIN\)/gunicorn (.*)$", makefile, re.MULTILINE).group(1)
+    line = re.search(r"^\t(?:\$\(WITH_DB\) )?\$\(BIN\)/gunicorn (.*)$", makefile, re.M).group(1)
     for name, value in variables.items():
         line = line.replace(f"$({name})", value)
     return [str(Path(sys.executable).parent / "gunicorn"), *line.split()]
@@ -40,13 +40,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def database_url(tmp_path) -> str:
-    """The test database when it is PostgreSQL (so a test can hand the server a key), else
-    an empty SQLite file."""
-    if connection.vendor == "postgresql":
-        parts = urlsplit(os.environ["DATABASE_URL"])
-        return parts._replace(path="/" + connection.settings_dict["NAME"]).geturl()
-    return f"sqlite:///{tmp_path / 'db.sqlite3'}"
+def database_url() -> str:
+    """The test run's own database, on the server the run uses (embedded or not), so a test
+    can hand the server a key."""
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    return parts._replace(path="/" + connection.settings_dict["NAME"]).geturl()
 
 
 @contextmanager
@@ -59,7 +57,7 @@ def running_server(tmp_path, **env_overrides):
         "SECRET_KEY": secrets.token_urlsafe(48),
         "DEBUG": "false",
         "DJANGO_SETTINGS_MODULE": "layers_ops.settings",
-        "DATABASE_URL": database_url(tmp_path),
+        "DATABASE_URL": database_url(),
         **env_overrides,
     }
     env.pop("REDIS_URL", None)
@@ -243,7 +241,6 @@ class SlowClients:
             sock.close()
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_whoami_answers_at_once_while_80_slow_clients_hold_connections(server):
     token = make_partner().token
@@ -278,7 +275,6 @@ def whoami_status(port, token) -> int:
         conn.close()
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_requests_still_succeed_after_the_database_drops_the_servers_connections(server):
     token = make_partner().token

@@ -60,3 +60,27 @@ def test_deploy_check_is_clean_apart_from_proxy_https_settings():
         if ": (" in line and "security.W004" not in line and "security.W008" not in line
     ]
     assert others == []
+
+
+def test_a_database_url_that_is_not_postgresql_is_refused():
+    result = manage("check", DEBUG="true", DATABASE_URL="sqlite:///db.sqlite3")
+
+    assert result.returncode != 0
+    assert "DATABASE_URL must name a PostgreSQL database" in result.stderr
+
+
+def test_the_wsgi_app_without_database_url_says_so_rather_than_start_a_database():
+    environment = {
+        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE"}
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "import layers_ops.wsgi"],
+        cwd=ROOT,
+        env={**environment, "DEBUG": "true"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode != 0
+    assert "DATABASE_URL is not set" in result.stderr

@@ -1,16 +1,13 @@
 """Database guards for the ledger.
 
 * Entries and transactions are append-only. PostgreSQL refuses UPDATE and DELETE (TRUNCATE,
-  which only an operator or a test run's flush issues, stays possible). The SQLite
-  development default refuses UPDATE; it cannot tell a flush from a DELETE, so DELETE
-  stays allowed there. A mistake is fixed by a reversing transaction.
+  which only an operator or a test run's flush issues, stays possible). A mistake is
+  fixed by a reversing transaction.
 * PostgreSQL checks at commit that every transaction's entries sum to zero, so no code
   path can write an unbalanced transaction.
 """
 
 from django.db import migrations
-
-APPEND_ONLY_TABLES = ("billing_ledgerentry", "billing_ledgertransaction")
 
 POSTGRES_FORWARD = """
 CREATE OR REPLACE FUNCTION billing_refuse_change() RETURNS trigger AS $$
@@ -56,35 +53,12 @@ DROP FUNCTION IF EXISTS billing_refuse_change();
 """
 
 
-def _sqlite_forward():
-    for table in APPEND_ONLY_TABLES:
-        yield (
-            f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
-            "BEGIN SELECT RAISE(ABORT, 'ledger rows are append-only: UPDATE refused'); END;"
-        )
-
-
-def _sqlite_reverse():
-    for table in APPEND_ONLY_TABLES:
-        yield f"DROP TRIGGER IF EXISTS {table}_no_update"
-
-
 def forward(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    if vendor == "postgresql":
-        schema_editor.execute(POSTGRES_FORWARD, params=None)
-    elif vendor == "sqlite":
-        for statement in _sqlite_forward():
-            schema_editor.execute(statement)
+    schema_editor.execute(POSTGRES_FORWARD, params=None)
 
 
 def reverse(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    if vendor == "postgresql":
-        schema_editor.execute(POSTGRES_REVERSE, params=None)
-    elif vendor == "sqlite":
-        for statement in _sqlite_reverse():
-            schema_editor.execute(statement)
+    schema_editor.execute(POSTGRES_REVERSE, params=None)
 
 
 class Migration(migrations.Migration):

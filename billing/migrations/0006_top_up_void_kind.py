@@ -1,20 +1,7 @@
 """A voided top-up is its own kind (``top_up_void``), linked by ``reverses`` to the
-top-up it undoes, like a reversal. SQLite rebuilds the table to change its checks,
-which drops its append-only triggers: the guards of 0002 are restored last."""
-
-from importlib import import_module
+top-up it undoes, like a reversal."""
 
 from django.db import migrations, models
-
-_guards = import_module("billing.migrations.0002_ledger_guards")
-
-
-def restore_sqlite_guards(apps, schema_editor):
-    if schema_editor.connection.vendor == "sqlite":
-        for statement in _guards._sqlite_reverse():
-            schema_editor.execute(statement)
-        for statement in _guards._sqlite_forward():
-            schema_editor.execute(statement)
 
 
 KINDS = [
@@ -62,5 +49,4 @@ class Migration(migrations.Migration):
                 name="top_up_void_names_its_top_up",
             ),
         ),
-        migrations.RunPython(restore_sqlite_guards, migrations.RunPython.noop),
     ]

@@ -4,14 +4,10 @@ Partners (API ledger, partner statements) see only ``partner_description``; ``me
 for staff. Existing rows get a neutral text by kind, never their memo. Filling the new
 column is an UPDATE, which the append-only guard refuses: as in 0005 it is set aside for
 that one statement and put back in the same transaction. Memos themselves are not
-rewritten. SQLite rebuilds the table to add the column: its guards are restored last.
+rewritten.
 """
 
-from importlib import import_module
-
 from django.db import migrations, models
-
-_guards = import_module("billing.migrations.0002_ledger_guards")
 
 NEUTRAL_BY_KIND = {
     "funding": "Wallet top-up",
@@ -25,33 +21,18 @@ NEUTRAL_BY_KIND = {
 
 def backfill(apps, schema_editor):
     LedgerTransaction = apps.get_model("billing", "LedgerTransaction")
-    vendor = schema_editor.connection.vendor
-    if vendor == "postgresql":
-        schema_editor.execute(
-            "ALTER TABLE billing_ledgertransaction "
-            "DISABLE TRIGGER billing_ledgertransaction_append_only"
-        )
-    elif vendor == "sqlite":
-        schema_editor.execute("DROP TRIGGER IF EXISTS billing_ledgertransaction_no_update")
+    schema_editor.execute(
+        "ALTER TABLE billing_ledgertransaction "
+        "DISABLE TRIGGER billing_ledgertransaction_append_only"
+    )
     for kind, text in NEUTRAL_BY_KIND.items():
         LedgerTransaction.objects.filter(kind=kind, partner_description="").update(
             partner_description=text
         )
-    if vendor == "postgresql":
-        schema_editor.execute(
-            "ALTER TABLE billing_ledgertransaction "
-            "ENABLE TRIGGER billing_ledgertransaction_append_only"
-        )
-    else:
-        restore_sqlite_guards(apps, schema_editor)
-
-
-def restore_sqlite_guards(apps, schema_editor):
-    if schema_editor.connection.vendor == "sqlite":
-        for statement in _guards._sqlite_reverse():
-            schema_editor.execute(statement)
-        for statement in _guards._sqlite_forward():
-            schema_editor.execute(statement)
+    schema_editor.execute(
+        "ALTER TABLE billing_ledgertransaction "
+        "ENABLE TRIGGER billing_ledgertransaction_append_only"
+    )
 
 
 class Migration(migrations.Migration):

@@ -57,13 +57,11 @@ DROP FUNCTION IF EXISTS leasing_lease_within_request_count();
 
 
 def lease_count_guard(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(LEASE_COUNT_GUARD, params=None)
+    schema_editor.execute(LEASE_COUNT_GUARD, params=None)
 
 
 def drop_lease_count_guard(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP_LEASE_COUNT_GUARD, params=None)
+    schema_editor.execute(DROP_LEASE_COUNT_GUARD, params=None)
 
 
 class Migration(migrations.Migration):

@@ -2,7 +2,7 @@
 keeps its handle and platform.
 
 While an account is leased the partner holds it by that handle, so the database refuses
-changing its handle or platform (PostgreSQL and SQLite alike), whatever code runs the
+changing its handle or platform, whatever code runs the
 UPDATE; the admin shows them read-only and ``social_account_update`` refuses first.
 """
 
@@ -29,33 +29,17 @@ $$ LANGUAGE plpgsql;
 
 
 def forward(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    if vendor == "postgresql":
-        schema_editor.execute(POSTGRES_FUNCTION, params=None)
-        schema_editor.execute(
-            f"CREATE TRIGGER {TRIGGER} BEFORE UPDATE OF handle, platform ON {TABLE} "
-            "FOR EACH ROW EXECUTE FUNCTION leasing_refuse_leased_rename()",
-            params=None,
-        )
-    elif vendor == "sqlite":
-        schema_editor.execute(
-            f"CREATE TRIGGER {TRIGGER} BEFORE UPDATE OF handle, platform ON {TABLE} "
-            "WHEN OLD.state = 'leased' AND (NEW.handle IS NOT OLD.handle "
-            "OR NEW.platform IS NOT OLD.platform) "
-            "BEGIN SELECT RAISE(ABORT, 'social account is leased: its handle and platform "
-            "cannot change until its lease ends'); END",
-            params=None,
-        )
+    schema_editor.execute(POSTGRES_FUNCTION, params=None)
+    schema_editor.execute(
+        f"CREATE TRIGGER {TRIGGER} BEFORE UPDATE OF handle, platform ON {TABLE} "
+        "FOR EACH ROW EXECUTE FUNCTION leasing_refuse_leased_rename()",
+        params=None,
+    )
 
 
 def reverse(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    if vendor not in ("postgresql", "sqlite"):
-        return
-    on = f" ON {TABLE}" if vendor == "postgresql" else ""
-    schema_editor.execute(f"DROP TRIGGER IF EXISTS {TRIGGER}{on}", params=None)
-    if vendor == "postgresql":
-        schema_editor.execute("DROP FUNCTION IF EXISTS leasing_refuse_leased_rename()", params=None)
+    schema_editor.execute(f"DROP TRIGGER IF EXISTS {TRIGGER} ON {TABLE}", params=None)
+    schema_editor.execute("DROP FUNCTION IF EXISTS leasing_refuse_leased_rename()", params=None)
 
 
 class Migration(migrations.Migration):

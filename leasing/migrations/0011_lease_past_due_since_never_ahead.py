@@ -5,8 +5,7 @@ PostgreSQL refuse any write that breaks it: a CHECK against the statement's time
 hour of slack for clocks between machines (the condition only grows truer as time passes,
 so a restore revalidates it). Leases already past due "since" a time ahead of now, left
 by a run as of a future time, are first brought back to now: their grace period starts
-again now. SQLite (the development default) cannot hold a time-dependent CHECK; the
-service keeps the rule there.
+again now.
 """
 
 from django.db import migrations
@@ -21,16 +20,14 @@ def clamp(apps, schema_editor):
 
 
 def forward(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(
-            f"ALTER TABLE leasing_lease ADD CONSTRAINT {CONSTRAINT} "
-            "CHECK (past_due_since <= statement_timestamp() + interval '1 hour')"
-        )
+    schema_editor.execute(
+        f"ALTER TABLE leasing_lease ADD CONSTRAINT {CONSTRAINT} "
+        "CHECK (past_due_since <= statement_timestamp() + interval '1 hour')"
+    )
 
 
 def reverse(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"ALTER TABLE leasing_lease DROP CONSTRAINT IF EXISTS {CONSTRAINT}")
+    schema_editor.execute(f"ALTER TABLE leasing_lease DROP CONSTRAINT IF EXISTS {CONSTRAINT}")
 
 
 class Migration(migrations.Migration):

@@ -199,11 +199,6 @@ def verdict(ok: bool) -> str:
 
 def main() -> int:
     _setup()
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        print("the ops benchmark needs PostgreSQL (DATABASE_URL)", file=sys.stderr)
-        return 1
     rounds = int(os.environ.get("BENCH_OPS_ROUNDS", "7"))
     print(f"\nops console ({rounds} rounds, medians):", flush=True)
     allocation = bench_allocation(rounds)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from billing.models import LedgerEntry, Wallet
@@ -19,7 +20,7 @@ from tests.api.test_auth_and_errors import assert_envelope
 from tests.billing.helpers import staff_in
 from tests.conftest import make_partner
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+pytestmark = pytest.mark.django_db
 
 LEDGER_EXPORT = reverse("admin:billing_ledgerentry_export")
 LEASE_IDS = iter(range(50_000, 60_000))
@@ -374,8 +375,9 @@ def test_the_statement_runs_a_fixed_number_of_queries(
         with at(utc(2026, 10, 1 + day % 28, 12)):
             renewal(october_partner.organization, cents=100)
 
-    # The key, its organization, then the statement's two: however many entries.
-    with django_assert_max_num_queries(5):
+    # The key, its organization, then the statement's two: however many entries. Without
+    # Redis the rate-limit window lives in the database and adds its own fixed six.
+    with django_assert_max_num_queries(5 if settings.REDIS_URL else 11):
         body = statement(october_partner, "2026-10")
 
     assert len(body["entries"]) == 4 + renewals

@@ -93,7 +93,6 @@ def test_database_refuses_updating_ledger_entries():
         LedgerTransaction.objects.update(memo="rewritten")
 
 
-@pytest.mark.postgres
 def test_postgres_refuses_deleting_ledger_rows():
     from django.db import InternalError
 
@@ -104,7 +103,6 @@ def test_postgres_refuses_deleting_ledger_rows():
     assert LedgerEntry.objects.count() == 2
 
 
-@pytest.mark.postgres
 def test_postgres_refuses_an_unbalanced_transaction_at_commit():
     wallet = wallet_get_or_create(organization=OrganizationFactory())
 

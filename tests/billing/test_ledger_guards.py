@@ -19,7 +19,6 @@ def test_an_entry_public_id_cannot_be_rewritten():
     assert not LedgerEntry.objects.filter(public_id="le_guess").exists()
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db
 def test_postgres_refuses_deleting_ledger_transactions():
     wallet_fund(organization=OrganizationFactory(), amount_cents=1_000)
@@ -29,7 +28,6 @@ def test_postgres_refuses_deleting_ledger_transactions():
     assert LedgerTransaction.objects.count() == 1
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_postgres_refuses_an_unbalanced_transaction_at_the_real_commit():
     wallet = wallet_get_or_create(organization=OrganizationFactory())

@@ -42,18 +42,17 @@ def verify_ledger():
 
 def drop_charge_once_guards():
     """Tamper: lift the unique guards on lease charges, inside the test's transaction
-    (rolled back with it; DDL is transactional on PostgreSQL and SQLite)."""
+    (rolled back with it; DDL is transactional on PostgreSQL)."""
     with connection.cursor() as cursor:
         cursor.execute("DROP INDEX one_charge_per_lease_period")
 
 
 def lift_ledger_triggers():
-    """Tamper on PostgreSQL: fire the pending deferred checks now, then switch off the
-    ledger's guard triggers for the rest of the test's transaction (rolled back with it)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute("ALTER TABLE billing_ledgerentry DISABLE TRIGGER USER")
+    """Tamper: fire the pending deferred checks now, then switch off the ledger's guard
+    triggers for the rest of the test's transaction (rolled back with it)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("ALTER TABLE billing_ledgerentry DISABLE TRIGGER USER")
 
 
 def test_leasing_contributes_its_check():
@@ -176,7 +175,6 @@ def test_the_page_and_verify_ledger_name_every_broken_invariant(client, partner)
     assert "the books are right" not in page
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_verify_ledger_finds_a_committed_unbalanced_transaction(partner):
     """Committed for real: the guard triggers are lifted for the tampering only."""

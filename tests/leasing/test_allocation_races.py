@@ -11,7 +11,7 @@ from tests.conftest import make_partner
 from tests.factories import LeaseRequestFactory, PoolFactory, SocialAccountFactory
 from tests.test_concurrency import fire
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 PRICE = settings.LEASE_PRICE_CENTS
 

@@ -32,7 +32,7 @@ from tests.factories import LeaseFactory, LeaseRequestFactory, PoolFactory, Soci
 from tests.leasing.test_cancel_and_release import cancel_url
 from tests.test_concurrency import fire
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 BLOCKED_FOR = 0.5  # seconds the second transaction must still be waiting
 

@@ -1,7 +1,6 @@
 """CSV intake: the service the admin import and the import_accounts command share."""
 
 import pytest
-from django.db import connection
 
 from leasing.intake import IntakeError, accounts_import, rows_read
 from leasing.models import AccountEvent, AccountImport, AccountState, Pool, SocialAccount
@@ -190,9 +189,8 @@ def test_a_large_import_runs_a_bounded_number_of_queries(django_assert_max_num_q
     lines = "".join(f"acct_{i:05d},{i}\n" for i in range(5000))
     SocialAccountFactory(handle="acct_00007", followers=1)
 
-    # A save per row would be 10,000 statements. PostgreSQL copies in one go; SQLite's
-    # bulk INSERTs are capped at 999 parameters, so they come in batches of ~90 rows.
-    with django_assert_max_num_queries(20 if connection.vendor == "postgresql" else 130):
+    # A save per row would be 10,000 statements; PostgreSQL copies them in one go.
+    with django_assert_max_num_queries(20):
         report = run("handle,followers\n" + lines)
 
     assert len(report.added) == 4999 and len(report.updated) == 1

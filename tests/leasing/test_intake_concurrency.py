@@ -10,7 +10,7 @@ from leasing.intake import IntakeError, accounts_import, rows_read
 from leasing.models import AccountImport, AccountState, Pool, SocialAccount
 from tests.factories import SocialAccountFactory
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_an_import_waits_for_a_lease_in_progress_and_then_leaves_the_account_alone():

@@ -16,7 +16,7 @@ from tests.conftest import make_partner
 from tests.factories import LeaseFactory, LeaseRequestFactory
 from tests.test_concurrency import fire
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 PRICE = 15_000
 START = datetime(2026, 1, 10, tzinfo=UTC)

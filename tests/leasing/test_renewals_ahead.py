@@ -125,7 +125,6 @@ def test_a_run_ahead_never_cuts_the_grace_period_short(settings):
     assert past_grace.social_account.state_changed_at <= timezone.now()
 
 
-@pytest.mark.postgres
 def test_the_database_refuses_a_past_due_time_ahead_of_now():
     lease = lease_for(make_partner(), days_ago(40))
 

@@ -8,7 +8,7 @@ from tests.conftest import make_partner
 from tests.factories import LeaseRequestFactory, PoolFactory, SocialAccountFactory, UserFactory
 from tests.test_concurrency import fire
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_two_people_assigning_one_unclaimed_request_at_once_one_wins_the_claim():

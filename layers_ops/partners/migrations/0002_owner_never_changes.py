@@ -1,7 +1,7 @@
 """A project or API key never changes organization.
 
 Moving a project would hand its leases, requests and history to another partner, so the
-database refuses it (PostgreSQL and SQLite alike); the admin shows the field read-only.
+database refuses it; the admin shows the field read-only.
 """
 
 from django.db import migrations
@@ -22,34 +22,19 @@ $$ LANGUAGE plpgsql;
 
 
 def forward(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    if vendor == "postgresql":
-        schema_editor.execute(POSTGRES_FUNCTION, params=None)
-        for table in TABLES:
-            schema_editor.execute(
-                f"CREATE TRIGGER {table}_owner_fixed BEFORE UPDATE OF organization_id "
-                f"ON {table} FOR EACH ROW EXECUTE FUNCTION partners_refuse_owner_change()",
-                params=None,
-            )
-    elif vendor == "sqlite":
-        for table in TABLES:
-            schema_editor.execute(
-                f"CREATE TRIGGER {table}_owner_fixed BEFORE UPDATE OF organization_id "
-                f"ON {table} WHEN NEW.organization_id IS NOT OLD.organization_id "
-                "BEGIN SELECT RAISE(ABORT, 'cannot move to another organization'); END",
-                params=None,
-            )
+    schema_editor.execute(POSTGRES_FUNCTION, params=None)
+    for table in TABLES:
+        schema_editor.execute(
+            f"CREATE TRIGGER {table}_owner_fixed BEFORE UPDATE OF organization_id "
+            f"ON {table} FOR EACH ROW EXECUTE FUNCTION partners_refuse_owner_change()",
+            params=None,
+        )
 
 
 def reverse(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    if vendor not in ("postgresql", "sqlite"):
-        return
     for table in TABLES:
-        on = f" ON {table}" if vendor == "postgresql" else ""
-        schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_owner_fixed{on}", params=None)
-    if vendor == "postgresql":
-        schema_editor.execute("DROP FUNCTION IF EXISTS partners_refuse_owner_change()", params=None)
+        schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_owner_fixed ON {table}", params=None)
+    schema_editor.execute("DROP FUNCTION IF EXISTS partners_refuse_owner_change()", params=None)
 
 
 class Migration(migrations.Migration):
