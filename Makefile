@@ -30,7 +30,11 @@ run: $(VENV)/.installed
 	  && $(BIN)/python manage.py load_demo --base-url http://$(HOST):$(PORT) \
 	  && exec $(BIN)/python manage.py runserver $(HOST):$(PORT)'
 
+# Without REDIS_URL, a Redis answering on 127.0.0.1:6379 is used (its db 15), so the
+# shared rate-limit tests run here too; with none, they skip (CI sets REDIS_URL).
 test: $(VENV)/.installed-dev
+	@if [ -z "$$REDIS_URL" ] && $(BIN)/python -c "import redis; redis.Redis(socket_connect_timeout=0.5).ping()" 2>/dev/null; then \
+	  export REDIS_URL=redis://127.0.0.1:6379/15; echo "make test: using the local Redis ($$REDIS_URL)"; fi; \
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Production-style serving: gunicorn with uvicorn workers on the ASGI app
