@@ -50,7 +50,7 @@ from layers_ops.grammar import GrammarError, whole_number
 from layers_ops.staff.once import once_take
 
 from .models import AccountEvent, AccountImport, AccountState, Pool, SocialAccount
-from .services import actor_label
+from .services.history import actor_label
 from .validators import (
     InvalidValue,
     country_code_check,

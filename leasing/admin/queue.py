@@ -60,16 +60,11 @@ from ..models import (
     RequestStatus,
 )
 from ..ranking import allocation_candidates
-from ..services import (
-    LeasingError,
-    allocation_assign,
-    allocation_pick_best,
-    lease_end,
-    request_claim,
-    request_close,
-    request_note_add,
-    request_unclaim,
-)
+from ..services.allocation import allocation_assign, allocation_pick_best
+from ..services.claims import request_claim, request_unclaim
+from ..services.errors import LeasingError
+from ..services.leases import lease_end
+from ..services.requests import request_close, request_note_add
 from ..validators import InvalidValue, list_display_text, note_body_clean, vertical_key
 
 CANDIDATES_SHOWN = 50

@@ -78,7 +78,7 @@ def bench_allocation(rounds: int) -> dict:
     from billing.services import partner_onboard
     from leasing.models import LeaseRequest
     from leasing.ranking import allocation_candidates
-    from leasing.services import allocation_pick_best
+    from leasing.services.allocation import allocation_pick_best
     from leasing.sla import sla_due_at
 
     partner = partner_onboard(

@@ -151,7 +151,7 @@ def main() -> int:
     from django.test.utils import CaptureQueriesContext
 
     from billing.selectors import ledger_verify
-    from leasing.services import leases_renew
+    from leasing.services.renewals import leases_renew
 
     seconds = []
     for round_number in range(1, rounds + 1):

@@ -5,7 +5,9 @@ import pytest
 
 from billing.models import LedgerTransaction
 from leasing.models import AccountEvent, AccountState
-from leasing.services import LeasingError, allocation_assign, social_account_update
+from leasing.services.allocation import allocation_assign
+from leasing.services.errors import LeasingError
+from leasing.services.inventory import social_account_update
 from tests.conftest import make_partner
 from tests.factories import LeaseRequestFactory, PoolFactory, SocialAccountFactory, UserFactory
 from tests.test_concurrency import fire

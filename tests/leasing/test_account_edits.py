@@ -10,7 +10,8 @@ from django.urls import reverse
 from leasing.intake import IntakeRow, accounts_import
 from leasing.models import AccountEvent, AccountState, SocialAccount
 from leasing.roles import OPS
-from leasing.services import LeasingError, social_account_update
+from leasing.services.errors import LeasingError
+from leasing.services.inventory import social_account_update
 from tests.factories import LeaseFactory, PoolFactory, SocialAccountFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

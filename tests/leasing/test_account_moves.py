@@ -3,7 +3,8 @@
 import pytest
 
 from leasing.models import AccountEvent, AccountState
-from leasing.services import LeasingError, account_move, account_moves_bulk
+from leasing.services.errors import LeasingError
+from leasing.services.inventory import account_move, account_moves_bulk
 from tests.factories import LeaseFactory, SocialAccountFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

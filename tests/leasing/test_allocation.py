@@ -7,15 +7,10 @@ from billing.models import LedgerTransaction, TransactionKind
 from billing.selectors import wallet_balance_cents
 from leasing.models import AccountEvent, AccountState, Lease, RequestStatus
 from leasing.periods import period_start
-from leasing.services import (
-    AccountsUnavailable,
-    LeasingError,
-    RequestClosed,
-    WalletShort,
-    account_move,
-    allocation_assign,
-    request_close,
-)
+from leasing.services.allocation import AccountsUnavailable, WalletShort, allocation_assign
+from leasing.services.errors import LeasingError, RequestClosed
+from leasing.services.inventory import account_move
+from leasing.services.requests import request_close
 from tests.conftest import make_partner
 from tests.factories import LeaseRequestFactory, PoolFactory, SocialAccountFactory, UserFactory
 

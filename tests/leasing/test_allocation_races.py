@@ -6,7 +6,8 @@ from django.conf import settings
 from billing.models import LedgerTransaction, TransactionKind
 from billing.selectors import ledger_verify, wallet_balance_cents
 from leasing.models import AccountState, Lease, SocialAccount
-from leasing.services import LeasingError, allocation_assign, allocation_pick_best
+from leasing.services.allocation import allocation_assign, allocation_pick_best
+from leasing.services.errors import LeasingError
 from tests.conftest import make_partner
 from tests.factories import LeaseRequestFactory, PoolFactory, SocialAccountFactory
 from tests.test_concurrency import fire

@@ -4,7 +4,8 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from leasing.models import Lease, RequestNote, RequestStatus
-from leasing.services import ClaimTaken, RequestClosed, request_claim, request_unclaim
+from leasing.services.claims import ClaimTaken, request_claim, request_unclaim
+from leasing.services.errors import RequestClosed
 from tests.factories import LeaseFactory, LeaseRequestFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

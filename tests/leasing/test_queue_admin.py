@@ -14,7 +14,7 @@ from django.utils import timezone
 from billing.selectors import wallet_balance_cents
 from leasing.models import AccountState, Lease, NoteVisibility, RequestNote, RequestStatus
 from leasing.roles import FINANCE, OPS
-from leasing.services import allocation_assign
+from leasing.services.allocation import allocation_assign
 from leasing.sla import sla_due_at
 from tests.conftest import make_partner
 from tests.factories import (

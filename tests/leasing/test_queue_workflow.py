@@ -14,7 +14,7 @@ from django.utils import timezone
 from billing.selectors import wallet_balance_cents
 from leasing.models import Lease, RequestNote, RequestStatus
 from leasing.roles import OPS
-from leasing.services import request_claim
+from leasing.services.claims import request_claim
 from tests.factories import LeaseRequestFactory, PoolFactory, SocialAccountFactory, UserFactory
 from tests.once import once
 

@@ -9,9 +9,9 @@ from django.db.models import Count
 
 from billing.models import LedgerTransaction, TransactionKind
 from billing.selectors import ledger_verify, wallet_balance_cents
-from leasing import services
 from leasing.models import BillingStatus, Lease
-from leasing.services import leases_renew
+from leasing.services import renewals
+from leasing.services.renewals import leases_renew
 from tests.conftest import make_partner
 from tests.factories import LeaseFactory, LeaseRequestFactory
 from tests.test_concurrency import fire
@@ -75,7 +75,7 @@ def test_a_failure_between_the_charge_and_the_lease_save_leaves_neither(monkeypa
     def crash(*args, **kwargs):
         raise RuntimeError("worker died after charging")
 
-    monkeypatch.setattr(services, "_renewals_save", crash)
+    monkeypatch.setattr(renewals, "_renewals_save", crash)
     with pytest.raises(RuntimeError):
         leases_renew(at=AT)
 

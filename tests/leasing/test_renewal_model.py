@@ -32,7 +32,8 @@ from billing.selectors import ledger_verify, wallet_balance_cents
 from billing.services import InsufficientFunds, transaction_reverse, wallet_adjust, wallet_fund
 from leasing.models import BillingStatus, Lease, LeaseStatus
 from leasing.periods import period_start, periods_due
-from leasing.services import WalletShort, allocation_assign, leases_renew
+from leasing.services.allocation import WalletShort, allocation_assign
+from leasing.services.renewals import leases_renew
 from tests.conftest import make_partner
 from tests.factories import LeaseRequestFactory, PoolFactory, SocialAccountFactory, UserFactory
 

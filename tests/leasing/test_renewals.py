@@ -12,7 +12,7 @@ from billing.models import LedgerTransaction, TransactionKind
 from billing.selectors import ledger_verify, wallet_balance_cents
 from billing.services import lease_charge, wallet_fund
 from leasing.models import AccountEvent, AccountState, BillingStatus, LeaseStatus
-from leasing.services import leases_renew
+from leasing.services.renewals import leases_renew
 from tests.conftest import make_partner
 from tests.factories import LeaseFactory, LeaseRequestFactory
 

@@ -13,7 +13,7 @@ from billing.models import LedgerTransaction, TransactionKind
 from billing.selectors import ledger_verify, wallet_balance_cents
 from leasing.models import AccountState, BillingStatus, Lease, LeaseStatus, SocialAccount
 from leasing.selectors import renewals_preview
-from leasing.services import RenewalRefused, leases_renew
+from leasing.services.renewals import RenewalRefused, leases_renew
 from tests.conftest import make_partner
 from tests.factories import LeaseFactory, LeaseRequestFactory
 

@@ -23,17 +23,12 @@ from leasing.models import (
     RequestStatus,
     SocialAccount,
 )
-from leasing.services import (
-    RequestChanged,
-    WalletShort,
-    account_moves_bulk,
-    allocation_assign,
-    allocation_pick_best,
-    lease_end,
-    request_claim,
-    request_close,
-    request_note_add,
-)
+from leasing.services.allocation import WalletShort, allocation_assign, allocation_pick_best
+from leasing.services.claims import request_claim
+from leasing.services.errors import RequestChanged
+from leasing.services.inventory import account_moves_bulk
+from leasing.services.leases import lease_end
+from leasing.services.requests import request_close, request_note_add
 from tests.conftest import make_partner
 from tests.factories import (
     LeaseFactory,

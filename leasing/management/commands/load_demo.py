@@ -15,12 +15,9 @@ from layers_ops.partners.models import ApiKey, Organization, RateLimitTier, Scop
 from layers_ops.partners.services import api_key_create, api_key_revoke
 from leasing.models import AccountState, LeaseRequest, Pool, RequestStatus, SocialAccount
 from leasing.roles import FINANCE, OPS
-from leasing.services import (
-    allocation_pick_best,
-    lease_request_create,
-    request_claim,
-    request_close,
-)
+from leasing.services.allocation import allocation_pick_best
+from leasing.services.claims import request_claim
+from leasing.services.requests import lease_request_create, request_close
 from leasing.sla import sla_due_at
 
 DEMO_ORG = "Demo Coffee Co"
