@@ -26,17 +26,10 @@ from ..selectors import (
     wallet_balance_cents,
     wallet_charges,
 )
-from ..services import (
-    AlreadyReversed,
-    BillingError,
-    money_movement_check,
-    reversal_description,
-    top_up_void,
-    transaction_reverse,
-    wallet_adjust,
-    wallet_fund,
-    wallet_get_or_create,
-)
+from ..services.errors import AlreadyReversed, BillingError
+from ..services.movements import wallet_adjust, wallet_fund
+from ..services.postings import money_movement_check, wallet_get_or_create
+from ..services.reversals import reversal_description, top_up_void, transaction_reverse
 
 
 class MoneyFormsMixin:

@@ -4,7 +4,7 @@ charges the wallet in one transaction, or refuses and changes nothing.
 
 Locks, in this order: the lease request, the chosen social accounts (pk order; picking
 the best skips rows another allocation holds), then the ledger accounts (inside
-``billing.services``) when the leases are charged.
+``billing.services.charges``) when the leases are charged.
 """
 
 from collections.abc import Iterable
@@ -16,7 +16,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from billing.money import dollars
-from billing.services import InsufficientFunds, LeaseCharge, lease_charges_post
+from billing.services.charges import LeaseCharge, lease_charges_post
+from billing.services.errors import InsufficientFunds
 from layers_ops.staff.once import once_take
 
 from .. import fit, ranking

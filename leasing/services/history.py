@@ -2,7 +2,7 @@
 rows every state move writes (allocation, inventory moves, lease endings). Takes no locks:
 callers write these rows for accounts they already hold locked."""
 
-from billing.services import SYSTEM_ACTOR
+from billing.services.postings import SYSTEM_ACTOR
 
 from ..models import (
     AccountEvent,

@@ -20,7 +20,8 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from billing.services import SYSTEM_ACTOR, LeaseCharge, lease_charges_post
+from billing.services.charges import LeaseCharge, lease_charges_post
+from billing.services.postings import SYSTEM_ACTOR
 
 from ..models import (
     AccountEvent,

@@ -5,17 +5,10 @@ from django.db import IntegrityError, transaction
 
 from billing.models import LedgerTransaction, TransactionKind
 from billing.selectors import ledger_verify, wallet_balance_cents
-from billing.services import (
-    AlreadyReversed,
-    BillingError,
-    InsufficientFunds,
-    LeaseCharge,
-    lease_charge,
-    lease_charges_post,
-    renewal_charge,
-    transaction_reverse,
-    wallet_fund,
-)
+from billing.services.charges import LeaseCharge, lease_charge, lease_charges_post, renewal_charge
+from billing.services.errors import AlreadyReversed, BillingError, InsufficientFunds
+from billing.services.movements import wallet_fund
+from billing.services.reversals import transaction_reverse
 from tests.factories import OrganizationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

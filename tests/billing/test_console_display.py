@@ -136,7 +136,7 @@ def test_lists_use_the_one_date_format(client, finance, partner):
 
 
 def test_a_long_memo_cannot_widen_the_transactions_list(admin_client, partner):
-    from billing.services import wallet_adjust
+    from billing.services.movements import wallet_adjust
 
     memo = "x" * 400 + " see ticket"
     wallet_adjust(organization=partner.organization, amount_cents=100, actor=None, memo=memo)

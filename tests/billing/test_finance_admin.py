@@ -10,7 +10,8 @@ from django.urls import reverse
 
 from billing.models import LedgerEntry, LedgerTransaction, Wallet
 from billing.selectors import FINANCE_TZ, wallet_balance_cents
-from billing.services import transaction_reverse, wallet_adjust, wallet_fund
+from billing.services.movements import wallet_adjust, wallet_fund
+from billing.services.reversals import transaction_reverse
 from leasing.roles import FINANCE, OPS
 from tests.billing.helpers import lease_accounts, staff_in
 from tests.conftest import make_partner

@@ -29,7 +29,9 @@ from billing.models import (
     LedgerTransaction,
 )
 from billing.selectors import ledger_verify, wallet_balance_cents
-from billing.services import InsufficientFunds, transaction_reverse, wallet_adjust, wallet_fund
+from billing.services.errors import InsufficientFunds
+from billing.services.movements import wallet_adjust, wallet_fund
+from billing.services.reversals import transaction_reverse
 from leasing.models import BillingStatus, Lease, LeaseStatus
 from leasing.periods import period_start, periods_due
 from leasing.services.allocation import WalletShort, allocation_assign

@@ -10,7 +10,8 @@ from django.test.utils import CaptureQueriesContext
 
 from billing.models import LedgerTransaction, TransactionKind
 from billing.selectors import ledger_verify, wallet_balance_cents
-from billing.services import lease_charge, wallet_fund
+from billing.services.charges import lease_charge
+from billing.services.movements import wallet_fund
 from leasing.models import AccountEvent, AccountState, BillingStatus, LeaseStatus
 from leasing.services.renewals import leases_renew
 from tests.conftest import make_partner

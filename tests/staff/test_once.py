@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from billing.models import LedgerTransaction, TransactionKind
 from billing.selectors import wallet_balance_cents
-from billing.services import wallet_adjust, wallet_fund
+from billing.services.movements import wallet_adjust, wallet_fund
 from layers_ops.staff.models import FormOnce
 from layers_ops.staff.once import AlreadyDone, OnceRefused, once_mint, once_records_purge
 from leasing.intake import accounts_import, rows_read

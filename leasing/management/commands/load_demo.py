@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from billing.services import partner_onboard
+from billing.services.onboarding import partner_onboard
 from layers_ops.partners.models import ApiKey, Organization, RateLimitTier, Scope
 from layers_ops.partners.services import api_key_create, api_key_revoke
 from leasing.models import AccountState, LeaseRequest, Pool, RequestStatus, SocialAccount
