@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from layers_ops.staff.once import once_take
 
-from ..intake import RowRefused, handle_clean
+from ..intake_parsing import RowRefused, handle_clean
 from ..models import (
     ACCOUNT_MOVES,
     AccountEvent,

@@ -7,7 +7,8 @@ from django.contrib.auth.models import Group
 from django.db import DatabaseError, transaction
 from django.urls import reverse
 
-from leasing.intake import IntakeRow, accounts_import
+from leasing.intake import accounts_import
+from leasing.intake_parsing import IntakeRow
 from leasing.models import AccountEvent, AccountState, SocialAccount
 from leasing.roles import OPS
 from leasing.services.errors import LeasingError

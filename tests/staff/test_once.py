@@ -13,7 +13,8 @@ from billing.selectors import wallet_balance_cents
 from billing.services.movements import wallet_adjust, wallet_fund
 from layers_ops.staff.models import FormOnce
 from layers_ops.staff.once import AlreadyDone, OnceRefused, once_mint, once_records_purge
-from leasing.intake import accounts_import, rows_read
+from leasing.intake import accounts_import
+from leasing.intake_parsing import rows_read
 from leasing.models import (
     AccountImport,
     AccountState,
