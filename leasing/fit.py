@@ -1,6 +1,6 @@
 """The fit floor: below it an account is a poor fit for a request, whatever its score.
 
-An account in a pool tagged with the request's vertical (``services.fits``) is still a
+An account in a pool tagged with the request's vertical (``ranking.fits``) is still a
 poor fit when its pool's language is not the one asked (``ranking.language_points`` gives
 it nothing: not the tag, not its primary subtag), or when none of its followers are in
 the countries asked. Assigning a poor fit needs the caller's explicit consent

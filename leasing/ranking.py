@@ -1,7 +1,7 @@
 """Ranking ready accounts for a request: which fit, and how well, with the reason why.
 
 Hard filter: the account is ``ready`` and its pool is tagged with the request's vertical
-(``services.fits``). Among those, a score out of 100:
+(``fits``). Among those, a score out of 100:
 
 * language, up to 40: the pool's language is the one asked (40), or shares its primary
   subtag (``pt-PT`` for ``pt-BR``: 25); no language asked scores 40 everywhere;
@@ -38,6 +38,7 @@ from django.db.models import (
 from django.db.models.functions import Least
 
 from .models import AccountState, LeaseRequest, Pool, SocialAccount
+from .validators import vertical_key
 
 LANGUAGE_POINTS = 40
 LANGUAGE_PRIMARY_POINTS = 25
@@ -77,10 +78,15 @@ def language_points(pool_language: str, wanted: str) -> tuple[int, str]:
     return 0, f"language {pool_language or 'unset'}, asked {wanted}"
 
 
+def fits(pool, lease_request: LeaseRequest) -> bool:
+    """An account fits a request when its pool is tagged with the request's vertical,
+    compared as ``vertical_key`` (however the partner or ops spelled it)."""
+    key = lease_request.vertical_key or vertical_key(lease_request.vertical)
+    return any(vertical_key(tag) == key for tag in pool.tags)
+
+
 def fitting_pools(lease_request: LeaseRequest) -> dict[int, Pool]:
     """Pools tagged with the request's vertical (one query; pools are few)."""
-    from .services import fits  # the one definition of "fits"; services imports us
-
     return {
         pool.pk: pool
         for pool in Pool.objects.only("pk", "name", "tags", "language", "geos")

@@ -18,7 +18,7 @@ from layers_ops.api.schema import (
 from layers_ops.api.views import PartnerAPIView
 from layers_ops.partners.models import Scope
 
-from . import selectors, services
+from . import selectors
 from .models import LeaseStatus, RequestStatus
 from .serializers import (
     LeasedAccountOut,
@@ -29,6 +29,8 @@ from .serializers import (
     LeaseRequestOut,
     LeaseRequestPage,
 )
+from .services import leases, requests
+from .services.errors import RequestClosed
 
 READ = {"GET": Scope.LEASED_READ}
 
@@ -105,7 +107,7 @@ class LeaseRequestCreateView(PartnerAPIView):
     @idempotent
     def post(self, request, project_id):
         payload = validated(LeaseRequestIn, request.data, project_id=project_id)
-        lease_request = services.lease_request_create(
+        lease_request = requests.lease_request_create(
             organization_id=request.auth.organization_id,
             project_id=project_id,
             api_key=request.auth,
@@ -270,10 +272,10 @@ class LeaseRequestCancelView(PartnerAPIView):
             organization_id=organization_id, request_id=request_id, project_id=project_id
         )
         try:
-            lease_request = services.lease_request_cancel(
+            lease_request = requests.lease_request_cancel(
                 lease_request=lease_request, api_key=request.auth
             )
-        except services.RequestClosed as closed:
+        except RequestClosed as closed:
             # The status the service met under the lock, not the one read above.
             raise Conflict(
                 str(closed), details=[{"field": "status", "message": closed.lease_request.status}]
@@ -322,8 +324,8 @@ class LeasedAccountReleaseView(PartnerAPIView):
             organization_id=request.auth.organization_id, social_account_id=social_account_id
         )
         try:
-            lease = services.lease_release(lease=lease)
-        except services.LeaseEnded as ended:
+            lease = leases.lease_release(lease=lease)
+        except leases.LeaseEnded as ended:
             raise Conflict(
                 str(ended),
                 details=[

@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from billing.services import partner_onboard
+from billing.services.onboarding import partner_onboard
 from layers_ops.partners.models import RateLimitTier, Scope
 from layers_ops.partners.services import api_key_create
 

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from billing.services import wallet_fund
+from billing.services.movements import wallet_fund
 from layers_ops.partners.models import ApiKey
 from leasing.models import NoteVisibility, RequestNote
 from leasing.roles import FINANCE, OPS

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.models import LedgerEntry, Wallet
-from billing.services import wallet_fund
+from billing.services.movements import wallet_fund
 from leasing.roles import FINANCE, OPS
 from tests.billing.helpers import lease_accounts, staff_in
 from tests.factories import OrganizationFactory

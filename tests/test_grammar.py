@@ -298,7 +298,7 @@ def test_the_admin_pick_best_count_outside_the_grammar_is_a_form_error(client, p
 @pytest.mark.django_db
 @pytest.mark.parametrize("followers", ["0012", "+12", "1_200", "\uff11\uff12"])
 def test_intake_refuses_followers_outside_the_grammar(followers):
-    from leasing.intake import RowRefused, followers_clean
+    from leasing.intake_parsing import RowRefused, followers_clean
 
     with pytest.raises(RowRefused, match="followers"):
         followers_clean(followers)

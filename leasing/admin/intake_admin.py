@@ -34,7 +34,8 @@ from import_export.formats.base_formats import CSV
 from layers_ops.csv_export import csv_response
 from layers_ops.staff.once import ONCE_FIELD, AlreadyDone, OnceRefused, once_check
 
-from ..intake import IntakeError, accounts_import, rows_iter
+from ..intake import accounts_import
+from ..intake_parsing import IntakeError, rows_iter
 from ..intake_uploads import (
     intake_upload_claim,
     intake_upload_keep,

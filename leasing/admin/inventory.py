@@ -18,9 +18,9 @@ from layers_ops.staff.once import ONCE_FIELD, OnceRefused
 
 from ..intake import social_account_add
 from ..models import AccountEvent, AccountState, Pool, SocialAccount
-from ..services import (
+from ..services.errors import LeasingError
+from ..services.inventory import (
     FIXED_WHILE_LEASED,
-    LeasingError,
     account_moves_bulk,
     account_moves_check,
     social_account_update,

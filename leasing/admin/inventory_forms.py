@@ -3,7 +3,7 @@
 from django import forms
 from import_export.forms import ImportForm
 
-from ..intake import IntakeError, RowRefused, handle_clean, pool_options_clean
+from ..intake_parsing import IntakeError, RowRefused, handle_clean, pool_options_clean
 from ..intake_uploads import max_upload_bytes, too_large_message
 from ..models import AccountState, Pool, SocialAccount
 from ..validators import InvalidValue, country_codes_parse, language_tag_check, tags_parse

@@ -138,12 +138,12 @@ def test_accept_header_cannot_turn_errors_into_html(partner):
 
 
 def test_unexpected_error_is_500_internal_without_traceback(partner, monkeypatch, caplog):
-    from leasing import services
+    from leasing.services import requests
 
     def explode(**kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(services, "lease_request_create", explode)
+    monkeypatch.setattr(requests, "lease_request_create", explode)
     partner.client.raise_request_exception = False
 
     response = partner.client.post(

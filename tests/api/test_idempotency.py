@@ -80,7 +80,7 @@ def test_answers_that_queued_nothing_are_not_stored(db):
     assert post(poor, lease_body(poor.project.pk), key).status_code == 402
     assert post(poor, lease_body(poor.project.pk, count=0), key).status_code == 422
 
-    from billing.services import wallet_fund
+    from billing.services.movements import wallet_fund
 
     wallet_fund(organization=poor.organization, amount_cents=15_000)
     retried = post(poor, lease_body(poor.project.pk), key)
@@ -169,7 +169,7 @@ def test_an_expired_key_does_not_replay_an_answer_to_a_refused_request(db):
     key = str(uuid.uuid4())
     assert post(poor, lease_body(poor.project.pk, count=1), key).status_code == 202
     IdempotencyKey.objects.update(created_at=timezone.now() - timedelta(hours=25))
-    from billing.services import wallet_adjust
+    from billing.services.movements import wallet_adjust
 
     wallet_adjust(organization=poor.organization, amount_cents=-15_000, actor=None, memo="drain")
 

@@ -51,7 +51,8 @@ def inprocess_setup(database_url: str = "") -> None:
 def _seed(wallets: int, leases: int):
     from django.utils import timezone
 
-    from billing.services import LeaseCharge, lease_charges_post, wallet_fund
+    from billing.services.charges import LeaseCharge, lease_charges_post
+    from billing.services.movements import wallet_fund
     from tests.factories import OrganizationFactory
 
     start = timezone.now() - timedelta(days=365)

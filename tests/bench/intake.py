@@ -79,7 +79,8 @@ def _timed(label: str, text: str, **options):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from leasing.intake import accounts_import, rows_read
+    from leasing.intake import accounts_import
+    from leasing.intake_parsing import rows_read
 
     with CaptureQueriesContext(connection) as queries:
         started = time.perf_counter()

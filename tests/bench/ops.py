@@ -75,10 +75,10 @@ def bench_allocation(rounds: int) -> dict:
     from django.db import connection
     from django.utils import timezone
 
-    from billing.services import partner_onboard
+    from billing.services.onboarding import partner_onboard
     from leasing.models import LeaseRequest
     from leasing.ranking import allocation_candidates
-    from leasing.services import allocation_pick_best
+    from leasing.services.allocation import allocation_pick_best
     from leasing.sla import sla_due_at
 
     partner = partner_onboard(
@@ -134,7 +134,7 @@ def bench_queue_page(rounds: int) -> dict:
     from django.test import Client
     from django.utils import timezone
 
-    from billing.services import partner_onboard
+    from billing.services.onboarding import partner_onboard
     from leasing.models import LeaseRequest, RequestStatus
     from leasing.sla import sla_due_at
 

@@ -82,7 +82,7 @@ def seed(leases: int, organizations: int, rounds: int) -> list[str]:
     through the ledger. Returns the ids of the organizations funded short."""
     from django.db import connection
 
-    from billing.services import wallet_fund
+    from billing.services.movements import wallet_fund
     from layers_ops.partners.models import Organization
     from leasing.models import Pool
 
@@ -151,7 +151,7 @@ def main() -> int:
     from django.test.utils import CaptureQueriesContext
 
     from billing.selectors import ledger_verify
-    from leasing.services import leases_renew
+    from leasing.services.renewals import leases_renew
 
     seconds = []
     for round_number in range(1, rounds + 1):

@@ -31,7 +31,7 @@ def _seed(leases: int):
     from django.db import connection
     from django.utils import timezone
 
-    from billing.services import wallet_fund
+    from billing.services.movements import wallet_fund
     from leasing.models import AccountState, Lease, SocialAccount
     from leasing.periods import period_start
     from tests.conftest import make_partner

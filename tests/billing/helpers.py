@@ -2,7 +2,7 @@
 
 from django.contrib.auth.models import Group
 
-from leasing.services import allocation_assign
+from leasing.services.allocation import allocation_assign
 from tests.factories import LeaseRequestFactory, PoolFactory, SocialAccountFactory, UserFactory
 
 

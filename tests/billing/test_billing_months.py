@@ -13,7 +13,8 @@ from django.urls import reverse
 
 from billing.models import LedgerEntry, Wallet
 from billing.selectors import FINANCE_TZ, statement_for
-from billing.services import LeaseCharge, lease_charges_post, wallet_adjust, wallet_fund
+from billing.services.charges import LeaseCharge, lease_charges_post
+from billing.services.movements import wallet_adjust, wallet_fund
 from layers_ops.partners.models import Scope
 from leasing.roles import FINANCE
 from tests.api.test_auth_and_errors import assert_envelope

@@ -8,13 +8,9 @@ from hypothesis import strategies as st
 
 from billing.models import AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction, Wallet
 from billing.selectors import ledger_verify, wallet_balance_cents
-from billing.services import (
-    BillingError,
-    InsufficientFunds,
-    wallet_adjust,
-    wallet_fund,
-    wallet_get_or_create,
-)
+from billing.services.errors import BillingError, InsufficientFunds
+from billing.services.movements import wallet_adjust, wallet_fund
+from billing.services.postings import wallet_get_or_create
 from tests.factories import OrganizationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,8 @@ from django.db import IntegrityError, InternalError, transaction
 
 from billing.models import LedgerEntry, LedgerTransaction
 from billing.selectors import ledger_verify
-from billing.services import wallet_fund, wallet_get_or_create
+from billing.services.movements import wallet_fund
+from billing.services.postings import wallet_get_or_create
 from tests.factories import OrganizationFactory
 
 

@@ -15,18 +15,13 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from billing import services
 from billing.models import AccountKind, LedgerAccount, LedgerTransaction, Wallet
 from billing.selectors import ledger_verify, statement_for, wallet_balance_cents
-from billing.services import (
-    AlreadyReversed,
-    BillingError,
-    InsufficientFunds,
-    lease_charge,
-    transaction_reverse,
-    wallet_adjust,
-    wallet_fund,
-)
+from billing.services import reversals
+from billing.services.charges import lease_charge
+from billing.services.errors import AlreadyReversed, BillingError, InsufficientFunds
+from billing.services.movements import wallet_adjust, wallet_fund
+from billing.services.reversals import transaction_reverse
 from leasing.roles import FINANCE, OPS
 from tests.billing.helpers import lease_accounts, staff_in
 from tests.conftest import make_partner
@@ -220,12 +215,12 @@ def test_a_top_up_is_voided_once_while_the_wallet_holds_it(partner):
     finance = staff_in(FINANCE, "fin-void")
     top_up = wallet_fund(organization=partner.organization, amount_cents=1_050_000)
 
-    void = services.top_up_void(top_up=top_up, actor=finance, memo="Typed 10500 for 105")
+    void = reversals.top_up_void(top_up=top_up, actor=finance, memo="Typed 10500 for 105")
 
     assert (void.kind, void.reverses, void.reference) == ("top_up_void", top_up, top_up.pk)
     assert balance(partner) == 300_000
     with pytest.raises(AlreadyReversed):
-        services.top_up_void(top_up=top_up, actor=finance, memo="again")
+        reversals.top_up_void(top_up=top_up, actor=finance, memo="again")
     with pytest.raises(BillingError):
         transaction_reverse(original=void, actor=finance, memo="undo the void")
     assert not ledger_verify()
@@ -243,7 +238,7 @@ def test_a_spent_top_up_cannot_be_voided():
     lease_accounts(partner, count=2)  # $300 of it spent
 
     with pytest.raises(InsufficientFunds, match="already spent, so it cannot be voided"):
-        services.top_up_void(top_up=top_up, actor=None, memo="bounced")
+        reversals.top_up_void(top_up=top_up, actor=None, memo="bounced")
     assert balance(partner) == 10_000
     assert not LedgerTransaction.objects.filter(kind="top_up_void").exists()
 
@@ -253,7 +248,7 @@ def test_only_a_top_up_is_voided(partner):
     charge = LedgerTransaction.objects.get(kind="charge")
 
     with pytest.raises(BillingError, match="not a top-up"):
-        services.top_up_void(top_up=charge, actor=None, memo="x")
+        reversals.top_up_void(top_up=charge, actor=None, memo="x")
 
 
 def test_a_top_up_over_todays_ceiling_can_still_be_voided(partner, settings):
@@ -261,7 +256,7 @@ def test_a_top_up_over_todays_ceiling_can_still_be_voided(partner, settings):
     huge = wallet_fund(organization=partner.organization, amount_cents=999_999_999_999)
     settings.MONEY_MOVEMENT_MAX_CENTS = CEILING
 
-    services.top_up_void(top_up=huge, actor=None, memo="Ten billion by mistake")
+    reversals.top_up_void(top_up=huge, actor=None, memo="Ten billion by mistake")
 
     assert balance(partner) == 300_000
     assert LedgerAccount.objects.get(kind=AccountKind.FUNDING).balance_cents == -300_000
@@ -507,7 +502,8 @@ def test_top_up_command_records_the_partner_description(partner):
 
 def test_a_voided_top_up_is_its_own_total_on_the_partners_statement(partner):
     from billing.selectors import FINANCE_TZ
-    from billing.services import top_up_void, wallet_fund
+    from billing.services.movements import wallet_fund
+    from billing.services.reversals import top_up_void
 
     mistake = wallet_fund(
         organization=partner.organization, amount_cents=1_050_000, memo="typed $10,500 for $105"

@@ -15,7 +15,8 @@ from billing.reconciliation import (
     check_names,
     reconcile,
 )
-from billing.services import lease_charge, wallet_fund
+from billing.services.charges import lease_charge
+from billing.services.movements import wallet_fund
 from leasing.models import BillingStatus, Lease
 from leasing.roles import FINANCE
 from leasing.selectors import LEASE_PERIODS_CHARGED

@@ -15,14 +15,10 @@ from hypothesis import strategies as st
 
 from billing.models import LedgerTransaction, TransactionKind, Wallet
 from billing.selectors import FINANCE_TZ, month_bounds, revenue_by_month, statement_for
-from billing.services import (
-    InsufficientFunds,
-    LeaseCharge,
-    lease_charges_post,
-    transaction_reverse,
-    wallet_adjust,
-    wallet_fund,
-)
+from billing.services.charges import LeaseCharge, lease_charges_post
+from billing.services.errors import InsufficientFunds
+from billing.services.movements import wallet_adjust, wallet_fund
+from billing.services.reversals import transaction_reverse
 from leasing.roles import FINANCE
 from tests.billing.helpers import staff_in
 from tests.factories import OrganizationFactory, UserFactory

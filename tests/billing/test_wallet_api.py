@@ -11,7 +11,9 @@ from django.utils import timezone
 
 from billing.models import LedgerEntry, LedgerTransaction, TransactionKind
 from billing.selectors import wallet_balance_cents
-from billing.services import lease_charge, transaction_reverse, wallet_adjust, wallet_fund
+from billing.services.charges import lease_charge
+from billing.services.movements import wallet_adjust, wallet_fund
+from billing.services.reversals import transaction_reverse
 from layers_ops.partners.models import Scope
 from tests.factories import LeaseFactory, LeaseRequestFactory, UserFactory
 

@@ -8,7 +8,7 @@ from unittest import mock
 import pytest
 
 from billing.models import Wallet
-from billing.services import wallet_fund
+from billing.services.movements import wallet_fund
 from leasing.roles import FINANCE, OPS
 from tests.billing.helpers import lease_accounts
 from tests.conftest import make_partner

@@ -8,7 +8,7 @@ import pytest
 from billing.selectors import wallet_balance_cents
 from leasing.models import Lease, LeaseRequest, RequestNote
 from leasing.roles import OPS
-from leasing.services import request_claim
+from leasing.services.claims import request_claim
 from tests.conftest import lease_body, make_partner, request_url
 from tests.e2e.conftest import api, log_in, shot
 from tests.factories import PoolFactory, SocialAccountFactory, UserFactory

@@ -3,7 +3,8 @@
 import pytest
 from django.utils.dateparse import parse_datetime
 
-from leasing.services import allocation_pick_best, request_close, request_note_add
+from leasing.services.allocation import allocation_pick_best
+from leasing.services.requests import request_close, request_note_add
 from tests.conftest import lease_body, request_url
 from tests.factories import PoolFactory, SocialAccountFactory, UserFactory
 

@@ -22,14 +22,11 @@ from leasing.models import (
     RequestStatus,
     SocialAccount,
 )
-from leasing.services import (
-    LeaseEnded,
-    RequestClosed,
-    allocation_assign,
-    lease_end,
-    lease_request_cancel,
-    leases_renew,
-)
+from leasing.services.allocation import allocation_assign
+from leasing.services.errors import RequestClosed
+from leasing.services.leases import LeaseEnded, lease_end
+from leasing.services.renewals import leases_renew
+from leasing.services.requests import lease_request_cancel
 from tests.api.test_auth_and_errors import assert_envelope
 from tests.factories import (
     LeaseFactory,

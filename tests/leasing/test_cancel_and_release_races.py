@@ -19,14 +19,11 @@ from leasing.models import (
     RequestStatus,
     SocialAccount,
 )
-from leasing.services import (
-    LeasingError,
-    RequestClosed,
-    allocation_assign,
-    lease_end,
-    lease_request_cancel,
-    leases_renew,
-)
+from leasing.services.allocation import allocation_assign
+from leasing.services.errors import LeasingError, RequestClosed
+from leasing.services.leases import lease_end
+from leasing.services.renewals import leases_renew
+from leasing.services.requests import lease_request_cancel
 from tests.conftest import make_partner
 from tests.factories import LeaseFactory, LeaseRequestFactory, PoolFactory, SocialAccountFactory
 from tests.leasing.test_cancel_and_release import cancel_url

@@ -2,7 +2,8 @@
 
 import pytest
 
-from leasing.intake import IntakeError, accounts_import, rows_read
+from leasing.intake import accounts_import
+from leasing.intake_parsing import IntakeError, rows_read
 from leasing.models import AccountEvent, AccountImport, AccountState, Pool, SocialAccount
 from tests.factories import LeaseFactory, PoolFactory, SocialAccountFactory, UserFactory
 

@@ -6,7 +6,8 @@ import pytest
 from django.db import connection, transaction
 
 from leasing import intake as intake_module
-from leasing.intake import IntakeError, accounts_import, rows_read
+from leasing.intake import accounts_import
+from leasing.intake_parsing import IntakeError, rows_read
 from leasing.models import AccountImport, AccountState, Pool, SocialAccount
 from tests.factories import SocialAccountFactory
 

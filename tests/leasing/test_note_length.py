@@ -10,7 +10,8 @@ from django.urls import reverse
 
 from leasing.models import NOTE_MAX_LENGTH, NoteVisibility, RequestNote, RequestStatus
 from leasing.roles import OPS
-from leasing.services import LeasingError, request_note_add
+from leasing.services.errors import LeasingError
+from leasing.services.requests import request_note_add
 from tests.factories import LeaseRequestFactory, UserFactory
 from tests.once import once
 

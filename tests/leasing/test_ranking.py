@@ -6,13 +6,8 @@ from django.conf import settings
 from billing.selectors import wallet_balance_cents
 from leasing.models import AccountState, Lease, RequestStatus, SocialAccount
 from leasing.ranking import allocation_candidates, language_points, ready_supply_count
-from leasing.services import (
-    AccountsUnavailable,
-    LeasingError,
-    RequestClosed,
-    WalletShort,
-    allocation_pick_best,
-)
+from leasing.services.allocation import AccountsUnavailable, WalletShort, allocation_pick_best
+from leasing.services.errors import LeasingError, RequestClosed
 from tests.factories import LeaseRequestFactory, PoolFactory, SocialAccountFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from leasing.models import NoteVisibility, RequestStatus
-from leasing.services import request_note_add
+from leasing.services.requests import request_note_add
 from tests.conftest import lease_body, request_url
 from tests.factories import LeaseFactory, LeaseRequestFactory, UserFactory
 

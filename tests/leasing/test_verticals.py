@@ -8,7 +8,8 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 
-from leasing.intake import IntakeRow, accounts_import
+from leasing.intake import accounts_import
+from leasing.intake_parsing import IntakeRow
 from leasing.models import LeaseRequest, Pool
 from leasing.ranking import allocation_candidates
 from leasing.roles import OPS

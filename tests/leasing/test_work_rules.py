@@ -8,14 +8,9 @@ from django.conf import settings
 
 from billing.selectors import wallet_balance_cents
 from leasing.models import Lease, NoteVisibility, RequestNote, RequestStatus
-from leasing.services import (
-    ClaimTaken,
-    PoorFit,
-    allocation_assign,
-    allocation_pick_best,
-    request_claim,
-    request_close,
-)
+from leasing.services.allocation import PoorFit, allocation_assign, allocation_pick_best
+from leasing.services.claims import ClaimTaken, request_claim
+from leasing.services.requests import request_close
 from tests.factories import LeaseRequestFactory, PoolFactory, SocialAccountFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

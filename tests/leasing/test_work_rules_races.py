@@ -3,7 +3,9 @@
 import pytest
 
 from leasing.models import Lease, LeaseRequest
-from leasing.services import ClaimTaken, LeasingError, allocation_pick_best
+from leasing.services.allocation import allocation_pick_best
+from leasing.services.claims import ClaimTaken
+from leasing.services.errors import LeasingError
 from tests.conftest import make_partner
 from tests.factories import LeaseRequestFactory, PoolFactory, SocialAccountFactory, UserFactory
 from tests.test_concurrency import fire

@@ -10,10 +10,11 @@ from django.utils import timezone
 
 from billing.models import LedgerTransaction, TransactionKind
 from billing.selectors import wallet_balance_cents
-from billing.services import wallet_adjust, wallet_fund
+from billing.services.movements import wallet_adjust, wallet_fund
 from layers_ops.staff.models import FormOnce
 from layers_ops.staff.once import AlreadyDone, OnceRefused, once_mint, once_records_purge
-from leasing.intake import accounts_import, rows_read
+from leasing.intake import accounts_import
+from leasing.intake_parsing import rows_read
 from leasing.models import (
     AccountImport,
     AccountState,
@@ -23,17 +24,12 @@ from leasing.models import (
     RequestStatus,
     SocialAccount,
 )
-from leasing.services import (
-    RequestChanged,
-    WalletShort,
-    account_moves_bulk,
-    allocation_assign,
-    allocation_pick_best,
-    lease_end,
-    request_claim,
-    request_close,
-    request_note_add,
-)
+from leasing.services.allocation import WalletShort, allocation_assign, allocation_pick_best
+from leasing.services.claims import request_claim
+from leasing.services.errors import RequestChanged
+from leasing.services.inventory import account_moves_bulk
+from leasing.services.leases import lease_end
+from leasing.services.requests import request_close, request_note_add
 from tests.conftest import make_partner
 from tests.factories import (
     LeaseFactory,

@@ -6,10 +6,12 @@ from django.conf import settings
 
 from billing.models import LedgerTransaction, TransactionKind
 from billing.selectors import ledger_verify, wallet_balance_cents
-from billing.services import top_up_void, wallet_fund
+from billing.services.movements import wallet_fund
+from billing.services.reversals import top_up_void
 from layers_ops.staff.once import AlreadyDone, once_mint
 from leasing.models import Lease, NoteVisibility, RequestNote
-from leasing.services import allocation_pick_best, request_note_add
+from leasing.services.allocation import allocation_pick_best
+from leasing.services.requests import request_note_add
 from tests.conftest import make_partner
 from tests.factories import LeaseRequestFactory, PoolFactory, SocialAccountFactory, UserFactory
 from tests.test_concurrency import fire

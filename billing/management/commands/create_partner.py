@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError
 
 from billing.money import MAX_TYPED_CENTS
-from billing.services import partner_onboard
+from billing.services.onboarding import partner_onboard
 from layers_ops.grammar import DIGITS_RULE, GrammarError, whole_number
 from layers_ops.partners.models import RateLimitTier, Scope
 from layers_ops.partners.services import DEFAULT_SCOPES

@@ -4,7 +4,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from billing.money import MAX_TYPED_CENTS
 from billing.selectors import wallet_balance_cents
-from billing.services import BillingError, money_movement_check, wallet_fund
+from billing.services.errors import BillingError
+from billing.services.movements import wallet_fund
+from billing.services.postings import money_movement_check
 from layers_ops.grammar import DIGITS_RULE, GrammarError, whole_number
 from layers_ops.partners.models import Organization
 

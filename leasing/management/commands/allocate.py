@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from layers_ops.grammar import GrammarError, whole_number
-from leasing.services import LeasingError, allocation_assign, allocation_pick_best
+from leasing.services.allocation import allocation_assign, allocation_pick_best
+from leasing.services.errors import LeasingError
 
 from ._requests import actor_find, add_request_arguments, request_find, request_json
 

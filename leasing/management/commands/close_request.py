@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from leasing.models import RequestStatus
-from leasing.services import LeasingError, request_close
+from leasing.services.errors import LeasingError
+from leasing.services.requests import request_close
 
 from ._requests import actor_find, add_request_arguments, request_find, request_json
 

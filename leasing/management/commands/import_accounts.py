@@ -11,7 +11,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from leasing.intake import IntakeError, accounts_import, rows_iter
+from leasing.intake import accounts_import
+from leasing.intake_parsing import IntakeError, rows_iter
 from leasing.models import AccountState
 
 LISTED = 20  # added/updated rows listed at the default verbosity; -v 2 lists them all

@@ -10,17 +10,14 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from billing.services import partner_onboard
+from billing.services.onboarding import partner_onboard
 from layers_ops.partners.models import ApiKey, Organization, RateLimitTier, Scope
 from layers_ops.partners.services import api_key_create, api_key_revoke
 from leasing.models import AccountState, LeaseRequest, Pool, RequestStatus, SocialAccount
 from leasing.roles import FINANCE, OPS
-from leasing.services import (
-    allocation_pick_best,
-    lease_request_create,
-    request_claim,
-    request_close,
-)
+from leasing.services.allocation import allocation_pick_best
+from leasing.services.claims import request_claim
+from leasing.services.requests import lease_request_create, request_close
 from leasing.sla import sla_due_at
 
 DEMO_ORG = "Demo Coffee Co"

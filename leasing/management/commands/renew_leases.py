@@ -8,7 +8,7 @@ from django.utils import timezone
 from billing.money import dollars
 from layers_ops.grammar import DIGITS_RULE, GrammarError, timestamp, whole_number
 from leasing.selectors import RenewalPreview, renewals_preview
-from leasing.services import (
+from leasing.services.renewals import (
     RENEWAL_AHEAD_MAX,
     RENEWAL_AHEAD_SLACK,
     RenewalRefused,
