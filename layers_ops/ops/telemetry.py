@@ -72,8 +72,6 @@ class RequestTelemetryMiddleware:
         if api_key is not None and hasattr(api_key, "organization_id"):
             fields["organizationId"] = api_key.organization_id
             fields["apiKeyId"] = api_key.pk
-        if getattr(response, "database_unavailable", False):
-            fields["databaseUnavailable"] = True
         logger.info(
             "%s %s %s %.1fms %d queries [%s]",
             request.method,

@@ -4,8 +4,11 @@ Retry-After, in the envelope, never a 500."""
 import uuid
 
 import pytest
+from django.db import InterfaceError, OperationalError
 from django.test import Client
+from rest_framework.test import APIClient
 
+from tests.api.raising_urls import RAISED
 from tests.conftest import lease_body, request_url
 from tests.ops.conftest import database_unreachable
 
@@ -53,3 +56,27 @@ def test_service_unavailable_is_counted_in_the_metrics(partner, request):
     request.getfixturevalue("database_gone")
     partner.client.get("/v1/whoami")
     assert DB_UNAVAILABLE._value.get() == before + 1
+
+
+@pytest.mark.urls("tests.api.raising_urls")
+@pytest.mark.parametrize("where", ["api", "plain"])
+@pytest.mark.parametrize("error", [OperationalError, InterfaceError])
+def test_a_database_error_in_any_v1_view_is_503_not_500(partner, monkeypatch, where, error):
+    """A partner (DRF) view and a plain Django view under /v1 answer alike."""
+    monkeypatch.setitem(RAISED, "db", error("connection to server lost"))
+    _assert_unavailable(partner.client.get(f"/v1/raising/{where}/db"))
+
+
+class _BrokenBeforeTheView:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        raise OperationalError("server closed the connection unexpectedly")
+
+
+def test_a_database_error_in_a_middleware_is_503_not_500(partner, settings):
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, f"{__name__}._BrokenBeforeTheView"]
+    client = APIClient(raise_request_exception=False)  # answer as the server would
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {partner.token}")
+    _assert_unavailable(client.get("/v1/whoami"))
