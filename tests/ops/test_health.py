@@ -68,3 +68,10 @@ def test_readyz_is_503_and_healthz_200_while_the_database_is_gone(database_gone)
     body = ready.content.decode()
     assert "127.0.0.1" not in body and "refused" not in body.lower()
     assert Client().get("/healthz").status_code == 200
+
+
+def test_probes_are_not_redirected_to_https(settings):
+    settings.SECURE_SSL_REDIRECT = True
+    assert Client().get("/healthz").status_code == 200
+    assert Client().get("/readyz").status_code == 200
+    assert Client().get("/metrics").status_code == 301  # everything else still is
