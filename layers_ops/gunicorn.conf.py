@@ -10,6 +10,9 @@ oversized bodies (411, 413) and requests that do not arrive in time (408); see
 """
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 wsgi_app = "layers_ops.asgi:application"
 
@@ -31,6 +34,31 @@ limit_request_line = 4094
 limit_request_fields = 100
 limit_request_field_size = 8190
 
-accesslog = "-"
+# With JSON logs (LOG_FORMAT, as settings default it) the app writes one line a request
+# itself (layers_ops/ops/telemetry.py), with the request id: no second, plain access log.
+_debug = os.environ.get("DEBUG", "").lower() in ("1", "true", "yes", "on")
+_json_logs = os.environ.get("LOG_FORMAT", "plain" if _debug else "json") == "json"
+accesslog = None if _json_logs else "-"
 # Writes no ~/.gunicorn control socket (gunicorn >= 25.1).
 control_socket_disable = True
+
+# Prometheus multiprocess mode (layers_ops/ops/metrics.py): each worker writes its request
+# metrics to files here, and whichever worker answers /metrics reads them all. The
+# variable must be set before a worker imports prometheus_client, so it is set here, in
+# the master; the folder is emptied at every server start (old workers' counts would
+# otherwise be read forever), and a dead worker's gauges are dropped.
+os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR", str(Path(tempfile.gettempdir()) / "layers-prometheus")
+)
+
+
+def on_starting(server):
+    folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularRedocView
 
 from layers_ops.api import views as api_views
+from layers_ops.ops import health, metrics
 
 v1 = [
     path("whoami", api_views.WhoAmIView.as_view(), name="whoami"),
@@ -27,6 +28,9 @@ urlpatterns = [
         name="docs",
     ),
     path("admin/", admin.site.urls),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
 ]
 
 handler400 = "layers_ops.api.views.bad_request"

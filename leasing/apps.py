@@ -9,7 +9,9 @@ class LeasingConfig(AppConfig):
     def ready(self):
         from billing.reconciliation import register_check
         from billing.usage import register_usage_provider
+        from layers_ops.ops.metrics import register_collector
 
+        from . import metrics
         from .roles import roles_sync
         from .selectors import (
             LEASE_PERIODS_CHARGED,
@@ -19,5 +21,6 @@ class LeasingConfig(AppConfig):
 
         register_usage_provider(lease_usage_by_organization)
         register_check(LEASE_PERIODS_CHARGED, leases_missing_charges)
+        register_collector(metrics.collect)
 
         post_migrate.connect(roles_sync, sender=self, dispatch_uid="leasing.roles_sync")

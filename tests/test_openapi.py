@@ -115,7 +115,7 @@ def test_openapi_document_lists_every_endpoint_and_error(client):
 
     assert set(post["responses"]) == {
         "202", "400", "401", "402", "403", "404", "405", "408", "409", "411", "413", "414", "415",
-        "422", "429", "431",
+        "422", "429", "431", "503",
     }  # fmt: skip
     assert {p for p in document["paths"]} >= {
         "/v1/whoami",
@@ -277,10 +277,10 @@ def test_cancel_and_release_are_documented_with_their_answers_and_links(client):
     assert set(cancel) == {"post"} and set(release) == {"delete"}
     assert "requestBody" not in cancel["post"]
     assert set(cancel["post"]["responses"]) == {
-        "200", "400", "401", "403", "404", "405", "408", "409", "414", "422", "429", "431"
+        "200", "400", "401", "403", "404", "405", "408", "409", "414", "422", "429", "431", "503"
     }  # fmt: skip
     assert set(release["delete"]["responses"]) == {
-        "200", "400", "401", "403", "404", "405", "408", "409", "414", "429", "431"
+        "200", "400", "401", "403", "404", "405", "408", "409", "414", "429", "431", "503"
     }  # fmt: skip
     assert (
         "already assigned, partial or rejected" in cancel["post"]["responses"]["409"]["description"]

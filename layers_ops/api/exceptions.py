@@ -8,6 +8,7 @@ import logging
 from django.conf import settings
 from django.core import exceptions as django_exceptions
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
 from rest_framework import exceptions as drf
@@ -126,6 +127,20 @@ class RateLimited(ApiError):
     status_code = 429
     code = "RATE_LIMITED"
     message = "Rate limit exhausted for this endpoint class. Retry after the given seconds."
+
+
+class ServiceUnavailable(ApiError):
+    status_code = 503
+    code = "SERVICE_UNAVAILABLE"
+    message = "The service cannot reach its database right now. Retry after the given seconds."
+
+    def __init__(self, message: str | None = None, **kwargs):
+        kwargs.setdefault("headers", {"Retry-After": str(RETRY_AFTER_SECONDS)})
+        super().__init__(message, **kwargs)
+
+
+# Seconds a client is asked to wait when the database is unreachable.
+RETRY_AFTER_SECONDS = 5
 
 
 # An error lists at most this many problems, then one more detail saying how many it left
@@ -265,9 +280,41 @@ def log_request_refusal(request, exc) -> None:
         )
 
 
+# The database unreachable ------------------------------------------------------------------
+#
+# A lost or refused connection (and the other transient failures PostgreSQL reports as
+# OperationalError: a statement timeout, a deadlock victim) is no bug of ours nor the
+# client's: 503 with Retry-After, wherever it surfaces under /v1 (exception_handler,
+# RequestIdMiddleware, handler500). This is the one mapping all three use.
+
+
+def database_unavailable(exc) -> ApiError | None:
+    """The answer to an exception saying the database cannot serve; None otherwise."""
+    if not isinstance(exc, OperationalError | InterfaceError):
+        return None
+    from layers_ops.ops.metrics import DB_UNAVAILABLE
+
+    DB_UNAVAILABLE.inc()
+    return ServiceUnavailable()
+
+
+def log_database_unavailable(request, exc) -> None:
+    """A warning naming the failure's type: its text may name hosts, and is not needed."""
+    logger.warning(
+        "Database unavailable %s %s: %s [%s]",
+        getattr(request, "method", "-"),
+        getattr(request, "path", "-"),
+        type(exc.__cause__ or exc).__name__,
+        getattr(request, "request_id", "-"),
+    )
+
+
 def _as_api_error(exc) -> ApiError:
     if isinstance(exc, ApiError):
         return exc
+    unavailable = database_unavailable(exc)
+    if unavailable is not None:
+        return unavailable
     refusal = request_refusal(exc)
     if refusal is not None:
         return refusal
@@ -301,6 +348,8 @@ def exception_handler(exc, context):
     request_id = getattr(request, "request_id", None) if request else None
     if request_refusal(exc) is not None:
         log_request_refusal(request, exc)
+    if isinstance(error, ServiceUnavailable) and not isinstance(exc, ApiError):
+        log_database_unavailable(request, exc)
     if type(error) is ApiError:
         # The partner quotes the request id; the log line must carry it to be found.
         logger.exception(

@@ -10,7 +10,9 @@ from .exceptions import (
     ApiError,
     BadRequest,
     LengthRequired,
+    database_unavailable,
     error_response,
+    log_database_unavailable,
     log_request_refusal,
     request_refusal,
 )
@@ -29,7 +31,8 @@ class RequestIdMiddleware:
 
     Under /v1/ it also turns any exception that escaped a view into the JSON envelope,
     so partners never see an HTML error page or a traceback: a request Django would not
-    read (``exceptions.request_refusal``) is its 4xx, anything else a 500.
+    read (``exceptions.request_refusal``) is its 4xx, the database unreachable
+    (``exceptions.database_unavailable``) a 503 with Retry-After, anything else a 500.
     """
 
     def __init__(self, get_response):
@@ -50,6 +53,10 @@ class RequestIdMiddleware:
         if refusal is not None:  # Django would not read the request: the client's 4xx
             log_request_refusal(request, exception)
             return error_response(request, refusal)
+        unavailable = database_unavailable(exception)
+        if unavailable is not None:
+            log_database_unavailable(request, exception)
+            return error_response(request, unavailable)
         logger.exception(
             "Unhandled error %s %s [%s]",
             request.method,

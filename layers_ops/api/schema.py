@@ -8,9 +8,9 @@
   it holds no NUL and (unless blank is allowed) something besides white space, or the
   field's own pattern or enum.
 * ``postprocess`` (a drf-spectacular hook): adds to every operation the answers the
-  plumbing or the server gives whatever the view (400, 405, 408, 414, 431, and for
+  plumbing or the server gives whatever the view (400, 405, 408, 414, 431, 503, and for
   bodies 411, 413, 415), the headers
-  every answer carries (``X-Request-Id``, ``X-RateLimit-*``, ``Retry-After`` on 429,
+  every answer carries (``X-Request-Id``, ``X-RateLimit-*``, ``Retry-After`` on 429 and 503,
   ``WWW-Authenticate`` on 401, ``Allow`` on 405), ``Location`` and
   ``Idempotent-Replayed`` on a POST's 2xx, and the links registered with ``link()``.
 
@@ -39,6 +39,7 @@ from .exceptions import (
     RateLimited,
     RequestTimeout,
     ScopeMissing,
+    ServiceUnavailable,
     Unauthenticated,
     UnsupportedMediaType,
     UriTooLong,
@@ -87,6 +88,7 @@ _ERRORS = {
         RequestTimeout,
         UriTooLong,
         HeadersTooLarge,
+        ServiceUnavailable,
     )
 }
 
@@ -109,10 +111,11 @@ _WHEN = {
     "many more).",
     429: "The key's budget for this endpoint class is spent; see Retry-After.",
     431: "More than 100 header fields, one over 8,190 bytes, or over 64 KB in all.",
+    503: "The service cannot reach its database right now; retry after Retry-After seconds.",
 }
 
 # Answers the plumbing gives to any operation, and to any operation that reads a body.
-EVERY_OPERATION = (400, 405, 408, 414, 431)
+EVERY_OPERATION = (400, 405, 408, 414, 431, 503)
 BODY_OPERATIONS = (411, 413, 415)
 
 
@@ -221,9 +224,9 @@ def _headers_for(status: int, method: str) -> dict:
     always = 200 <= status < 300 or status == 429
     for name, (description, schema) in _RATE_LIMIT_HEADERS.items():
         headers[name] = _header(description, schema, required=always)
-    if status == 429:
+    if status in (429, 503):
         headers["Retry-After"] = _header(
-            "Seconds until a request would be admitted.",
+            "Seconds until a request would be admitted (429), or worth retrying (503).",
             {"type": "integer", "minimum": 1},
             required=True,
         )

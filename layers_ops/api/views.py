@@ -1,3 +1,5 @@
+import sys
+
 from django.http import HttpResponse
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
@@ -7,7 +9,14 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .exceptions import ApiError, BadRequest, NotFound, error_response, request_refusal
+from .exceptions import (
+    ApiError,
+    BadRequest,
+    NotFound,
+    database_unavailable,
+    error_response,
+    request_refusal,
+)
 from .middleware import is_api
 from .permissions import ANY_KEY
 from .renderers import JSONRenderer
@@ -97,8 +106,10 @@ def bad_request(request, exception=None) -> HttpResponse:
 
 
 def server_error(request) -> HttpResponse:
+    """An exception escaped outside any view (in a middleware): Django calls this while
+    handling it, so ``sys.exc_info()`` holds the exception."""
     if is_api(request):
-        return error_response(request, ApiError())
+        return error_response(request, database_unavailable(sys.exc_info()[1]) or ApiError())
     return defaults.server_error(request)
 
 

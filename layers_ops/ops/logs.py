@@ -1,0 +1,45 @@
+"""Log formats. ``LOG_FORMAT=json`` (the default with DEBUG off) writes one JSON object a
+line, for the log pipeline; ``plain`` (the default under DEBUG) stays readable by eye.
+
+The request line (``telemetry``) passes its fields as ``extra={"fields": {...}}``: the
+JSON formatter spreads them into the object, the plain one shows the message only.
+Nothing here reads headers: a field is logged only when a caller names it.
+"""
+
+import json
+import logging
+from datetime import UTC, datetime
+
+# LogRecord attributes that are not a caller's extra fields.
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "fields"}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        line.update(getattr(record, "fields", None) or {})
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str, ensure_ascii=False)
+
+
+def logging_config(*, log_format: str, level: str) -> dict:
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+            "json": {"()": "layers_ops.ops.logs.JsonFormatter"},
+        },
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": log_format}},
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {
+            "django.request": {"level": "ERROR"},
+            "django.utils.autoreload": {"level": "WARNING"},
+        },
+    }
