@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from leasing.services import allocation_assign
+from leasing.services.allocation import allocation_assign
 from tests.conftest import lease_body, make_partner, request_url
 from tests.factories import (
     LeaseFactory,
