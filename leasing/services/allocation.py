@@ -108,22 +108,14 @@ def allocation_assign(
     ids = sorted({a.pk if isinstance(a, SocialAccount) else a for a in accounts})
     if not ids:
         raise LeasingError("Choose at least one account.")
-    lease_request = lock_request(lease_request)
-    if lease_request.status != RequestStatus.REQUESTED:
-        raise RequestClosed(
-            f"Request {lease_request.public_id} is {lease_request.status}: it takes no more "
-            "accounts.",
-            lease_request=lease_request,
-        )
-    assigned = lease_request.leases.count()
-    assigned_as_shown(lease_request, assigned=assigned, expected=expect_assigned)
-    claim_locked(lease_request, actor=actor, take_over=take_over)  # working it claims it
-    still_needed = lease_request.count - assigned
-    if len(ids) > still_needed:
-        raise LeasingError(
-            f"Request {lease_request.public_id} needs {still_needed} more account(s); "
-            f"{len(ids)} were chosen."
-        )
+    lease_request, assigned = _request_open_for(
+        lease_request,
+        wanted=len(ids),
+        how="were chosen",
+        actor=actor,
+        take_over=take_over,
+        expect_assigned=expect_assigned,
+    )
     locked = list(
         SocialAccount.objects.select_for_update(of=("self",))
         .select_related("pool")
@@ -251,22 +243,14 @@ def allocation_pick_best(
     ticket = once_take(once, user=actor)
     if count < 1:
         raise LeasingError("Pick at least one account.")
-    lease_request = lock_request(lease_request)
-    if lease_request.status != RequestStatus.REQUESTED:
-        raise RequestClosed(
-            f"Request {lease_request.public_id} is {lease_request.status}: it takes no more "
-            "accounts.",
-            lease_request=lease_request,
-        )
-    assigned = lease_request.leases.count()
-    assigned_as_shown(lease_request, assigned=assigned, expected=expect_assigned)
-    claim_locked(lease_request, actor=actor, take_over=take_over)  # working it claims it
-    still_needed = lease_request.count - assigned
-    if count > still_needed:
-        raise LeasingError(
-            f"Request {lease_request.public_id} needs {still_needed} more account(s); "
-            f"{count} were asked for."
-        )
+    lease_request, _ = _request_open_for(
+        lease_request,
+        wanted=count,
+        how="were asked for",
+        actor=actor,
+        take_over=take_over,
+        expect_assigned=expect_assigned,
+    )
     picked = _lock_best_ready(lease_request, count, fitting_only=not allow_poor_fit)
     if len(picked) < count and not allow_poor_fit:
         # Too few fitting accounts are free: take the best of the rest too, so the refusal
@@ -290,6 +274,32 @@ def allocation_pick_best(
         f"{dollars(allocation.charged_cents)} charged"
     )
     return allocation
+
+
+def _request_open_for(
+    lease_request: LeaseRequest, *, wanted: int, how: str, actor, take_over, expect_assigned
+) -> tuple[LeaseRequest, int]:
+    """Lock the request and check it can take ``wanted`` more accounts: still open, as
+    assigned as the page showed (``expect_assigned``), claimed by ``actor`` (working it
+    claims it; someone else's claim needs ``take_over``), and short of at least
+    ``wanted``. Returns the locked row and how many accounts it already has."""
+    lease_request = lock_request(lease_request)
+    if lease_request.status != RequestStatus.REQUESTED:
+        raise RequestClosed(
+            f"Request {lease_request.public_id} is {lease_request.status}: it takes no more "
+            "accounts.",
+            lease_request=lease_request,
+        )
+    assigned = lease_request.leases.count()
+    assigned_as_shown(lease_request, assigned=assigned, expected=expect_assigned)
+    claim_locked(lease_request, actor=actor, take_over=take_over)  # working it claims it
+    still_needed = lease_request.count - assigned
+    if wanted > still_needed:
+        raise LeasingError(
+            f"Request {lease_request.public_id} needs {still_needed} more account(s); "
+            f"{wanted} {how}."
+        )
+    return lease_request, assigned
 
 
 def _lock_best_ready(lease_request: LeaseRequest, count: int, *, fitting_only: bool) -> list[str]:
