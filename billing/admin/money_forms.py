@@ -95,6 +95,27 @@ class MoneyFormsMixin:
             submit="Record adjustment",
         )
 
+    def _undo_from_form(self, request, wallet, form, undo, *, field, already, what):
+        """A refund or a void from its valid form: ``undo`` (one billing service) with the
+        form's reason, partner text and one-time token. The page to answer with, or None
+        when the form now carries the refusal (already undone, or a billing error)."""
+        try:
+            txn = undo(
+                actor=request.user,
+                memo=form.cleaned_data["reason"],
+                description=form.cleaned_data["description"],
+                once=request.POST.get(ONCE_FIELD, ""),
+            )
+        except AlreadyDone as exc:
+            return self._already_done(request, wallet, exc)
+        except AlreadyReversed:
+            form.add_error(field, already)
+        except (BillingError, OnceRefused) as exc:
+            form.add_error(None, str(exc))
+        else:
+            return self._done(request, wallet, txn, what)
+        return None
+
     def _record_movement(
         self, request, object_id, *, form_class, record, done, title, intro, submit
     ):
@@ -205,28 +226,18 @@ class MoneyFormsMixin:
         )
         if request.method == "POST" and form.is_valid():
             charge = form.cleaned_data["charge"]
-            try:
-                txn = transaction_reverse(
-                    original=charge,
-                    actor=request.user,
-                    memo=form.cleaned_data["reason"],
-                    description=form.cleaned_data["description"],
-                    once=request.POST.get(ONCE_FIELD, ""),
-                )
-            except AlreadyDone as exc:
-                return self._already_done(request, wallet, exc)
-            except AlreadyReversed:
-                form.add_error(
-                    "charge",
-                    f"{charge.pk} was already refunded; a charge is refunded at most once. "
-                    "Nothing was changed.",
-                )
-            except (BillingError, OnceRefused) as exc:
-                form.add_error(None, str(exc))
-            else:
-                return self._done(
-                    request, wallet, txn, f"Refunded {dollars(-charge.wallet_cents)} ({charge.pk})"
-                )
+            done = self._undo_from_form(
+                request,
+                wallet,
+                form,
+                lambda **fields: transaction_reverse(original=charge, **fields),
+                field="charge",
+                already=f"{charge.pk} was already refunded; a charge is refunded at most once. "
+                "Nothing was changed.",
+                what=f"Refunded {dollars(-charge.wallet_cents)} ({charge.pk})",
+            )
+            if done is not None:
+                return done
         return self._money_form(
             request,
             wallet,
@@ -272,24 +283,17 @@ class MoneyFormsMixin:
         voided_by = LedgerTransaction.objects.filter(reverses=top_up).first()
         form = VoidForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            try:
-                txn = top_up_void(
-                    top_up=top_up,
-                    actor=request.user,
-                    memo=form.cleaned_data["reason"],
-                    description=form.cleaned_data["description"],
-                    once=request.POST.get(ONCE_FIELD, ""),
-                )
-            except AlreadyDone as exc:
-                return self._already_done(request, wallet, exc)
-            except AlreadyReversed:
-                form.add_error(None, f"{top_up.pk} was already voided. Nothing was changed.")
-            except (BillingError, OnceRefused) as exc:
-                form.add_error(None, str(exc))
-            else:
-                return self._done(
-                    request, wallet, txn, f"Voided the top-up of {dollars(top_up.wallet_cents)}"
-                )
+            done = self._undo_from_form(
+                request,
+                wallet,
+                form,
+                lambda **fields: top_up_void(top_up=top_up, **fields),
+                field=None,
+                already=f"{top_up.pk} was already voided. Nothing was changed.",
+                what=f"Voided the top-up of {dollars(top_up.wallet_cents)}",
+            )
+            if done is not None:
+                return done
         return self._render(
             request,
             "admin/billing/wallet/void_form.html",
