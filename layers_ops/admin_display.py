@@ -123,3 +123,17 @@ def permission_denied(request, exception=None):
         }
         return TemplateResponse(request, "admin/403.html", context, status=403)
     return defaults.permission_denied(request, exception)
+
+
+class ReadOnlyMixin:
+    """History must not change: no add, change or delete through this admin or inline,
+    whoever asks (superusers included). Mixed into ModelAdmins and inlines alike."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -14,7 +14,13 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from layers_ops.admin_dates import CheckedDateChangeList, CheckedDateHierarchy
-from layers_ops.admin_display import RowLinksChangeList, local_time, row_url, short_id
+from layers_ops.admin_display import (
+    ReadOnlyMixin,
+    RowLinksChangeList,
+    local_time,
+    row_url,
+    short_id,
+)
 from layers_ops.csv_export import csv_response
 
 from ..forms import (
@@ -28,7 +34,7 @@ from ..selectors import (
 from .shared import MOVE_MONEY, ReadOnlyAdmin, csv_money, csv_times
 
 
-class LedgerEntryInline(admin.TabularInline):
+class LedgerEntryInline(ReadOnlyMixin, admin.TabularInline):
     model = LedgerEntry
     fields = ["account", "amount", "balance_after"]
     readonly_fields = fields
@@ -42,12 +48,6 @@ class LedgerEntryInline(admin.TabularInline):
     @admin.display(description="balance after")
     def balance_after(self, obj):
         return dollars(obj.balance_after_cents)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 def _cut(text: str, length: int = 60) -> str:

@@ -5,6 +5,8 @@ import datetime
 
 from django.contrib import admin
 
+from layers_ops.admin_display import ReadOnlyMixin
+
 from ..money import dollars_number
 from ..selectors import (
     FINANCE_TZ,
@@ -13,17 +15,8 @@ from ..selectors import (
 MOVE_MONEY = "billing.move_money"
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """History must not change: no add, change or delete, whoever asks."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def csv_times(moment) -> list[str]:

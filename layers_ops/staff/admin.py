@@ -6,25 +6,18 @@ from django.contrib import admin, messages
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from layers_ops.admin_display import ReadOnlyMixin
+
 from .models import Lockout, SignInEvent
 from .services import staff_unlock
 
 
-class SuperuserOnly(admin.ModelAdmin):
+class SuperuserOnly(ReadOnlyMixin, admin.ModelAdmin):
     def has_module_permission(self, request):
         return request.user.is_active and request.user.is_superuser
 
     def has_view_permission(self, request, obj=None):
         return self.has_module_permission(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(SignInEvent)

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html, format_html_join
 
-from layers_ops.admin_display import NothingChangedMixin, local_day, local_time
+from layers_ops.admin_display import NothingChangedMixin, ReadOnlyMixin, local_day, local_time
 from layers_ops.staff.once import ONCE_FIELD, OnceRefused
 
 from ..intake import social_account_add
@@ -139,7 +139,7 @@ def change_summary(changes: dict) -> str:
     )
 
 
-class AccountEventInline(admin.TabularInline):
+class AccountEventInline(ReadOnlyMixin, admin.TabularInline):
     """The account's history: every state move and every edit, who made it, when and
     why (and for an edit, what changed). Read-only."""
 
@@ -172,15 +172,6 @@ class AccountEventInline(admin.TabularInline):
     def has_view_permission(self, request, obj=None):
         # Part of the account: whoever may see the account sees its history.
         return request.user.has_perm("leasing.view_socialaccount")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # The actions: (name, target state, label, verb for messages)
