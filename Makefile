@@ -10,7 +10,7 @@ WORKERS ?= 4
 # manage.py and the test settings start it the same way on their own.
 WITH_DB := $(BIN)/python -m layers_ops.embedded_db run --
 
-.PHONY: run test serve bench lint format clean
+.PHONY: run worker test serve bench lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +25,19 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@ $(VENV)/.installed
 
+# The demo: the web server and a job worker (Procfile, run by honcho), one command.
+# Webhooks may go to http://127.0.0.1 receivers here (never in production).
 run: $(VENV)/.installed
-	DEBUG=true $(WITH_DB) sh -c '$(BIN)/python manage.py migrate --noinput -v0 \
+	DEBUG=true WEBHOOK_ALLOW_PRIVATE_URLS=true LAYERS_HOST=$(HOST) LAYERS_PORT=$(PORT) \
+	  $(WITH_DB) sh -c '$(BIN)/python manage.py migrate --noinput -v0 \
 	  && $(BIN)/python manage.py load_demo --base-url http://$(HOST):$(PORT) \
-	  && exec $(BIN)/python manage.py runserver $(HOST):$(PORT)'
+	  && exec $(BIN)/honcho start'
+
+# One job worker (every queue): renewals every 15 minutes, webhook deliveries, purges.
+# Run as many as you like, on any machine that reaches the database. Needs SECRET_KEY
+# like `make serve`.
+worker: $(VENV)/.installed
+	$(WITH_DB) $(BIN)/python manage.py procrastinate worker
 
 # Without REDIS_URL, a Redis answering on 127.0.0.1:6379 is used (its db 15), so the
 # shared rate-limit tests run here too; with none, they skip (CI sets REDIS_URL).

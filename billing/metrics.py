@@ -39,7 +39,7 @@ def collect():
     if last is not None:
         yield gauge(
             "layers_renewal_last_charge_age_seconds",
-            "Seconds since the newest renewal charge (renewal runs keep no record of their "
-            "own: read it with layers_leases_renewal_late).",
+            "Seconds since the newest renewal charge (whether runs happen at all: "
+            "layers_renewals_last_run_age_seconds).",
             (now - last).total_seconds(),
         )

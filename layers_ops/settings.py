@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "axes",
+    "procrastinate.contrib.django",  # before the apps whose tasks.py it discovers
+    "layers_ops.jobs",
     "layers_ops.staff",
     "layers_ops.partners",
     "layers_ops.api",
@@ -281,6 +283,17 @@ SPECTACULAR_SETTINGS = {
         "BillingTimezoneEnum": "billing.serializers.BILLING_TIMEZONES",
     },
 }
+
+# Background jobs (procrastinate, in the same PostgreSQL). Workers are
+# ``manage.py procrastinate worker`` processes; see layers_ops/jobs.
+PROCRASTINATE_ON_APP_READY = "layers_ops.jobs.engine.on_app_ready"
+# Finished jobs are kept this long for the admin's record, then pruned hourly.
+JOBS_RETENTION_DAYS = env.int("JOBS_RETENTION_DAYS", default=14)
+if JOBS_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("JOBS_RETENTION_DAYS must be at least 1.")
+# The admin home warns ops and finance when renewals (every 15 minutes) last ran longer
+# ago than this.
+RENEWALS_LATE_MINUTES = env.int("RENEWALS_LATE_MINUTES", default=30)
 
 # Operations (README, Operations). /metrics answers only with this bearer token; unset,
 # it is 404. /healthz and /readyz are always on.

@@ -1,7 +1,8 @@
 """The ops queue and the leases as Prometheus gauges, computed at every scrape.
 
 Registered by ``LeasingConfig.ready``; a fixed number of aggregate queries (the queue
-panel's five, one over leases) however many requests, accounts or leases there are.
+panel's five, one over leases, one for the last renewal run) however many requests,
+accounts or leases there are.
 """
 
 from datetime import timedelta
@@ -11,7 +12,7 @@ from django.utils import timezone
 
 from layers_ops.ops.metrics import gauge
 
-from .models import BillingStatus, Lease, LeaseStatus
+from .models import BillingStatus, Lease, LeaseStatus, RenewalRun
 from .queue_panel import queue_panel
 
 # A lease not renewed this long after its renewal fell due means renewals are not running
@@ -73,6 +74,14 @@ def collect():
         "layers_leases_past_due",
         "Assigned leases whose renewal could not be charged (in grace).",
         leases["past_due"],
+    )
+    last_run = RenewalRun.objects.order_by("-finished_at").values_list("finished_at", flat=True)
+    last_finished = last_run.first()
+    yield gauge(
+        "layers_renewals_last_run_age_seconds",
+        "Seconds since the last renewal run finished (they run every 15 minutes); "
+        "absent before the first run.",
+        samples=[((), (now - last_finished).total_seconds())] if last_finished else [],
     )
     yield gauge(
         "layers_leases_renewal_late",

@@ -416,3 +416,35 @@ class Lease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.social_account} → {self.project_id}"
+
+
+class RenewalTrigger(models.TextChoices):
+    SCHEDULE = "schedule", "Every 15 minutes (job engine)"
+    COMMAND = "command", "renew_leases command"
+
+
+class RenewalRun(models.Model):
+    """One finished renewal run, as ``leases_renew`` counted it: the admin home and
+    ``/metrics`` read the newest to tell whether renewals are running."""
+
+    trigger = models.CharField(max_length=16, choices=RenewalTrigger.choices)
+    at = models.DateTimeField(help_text="The time renewed as of.")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(db_index=True)
+    renewed = models.PositiveIntegerField(default=0)
+    past_due = models.PositiveIntegerField(default=0)
+    disconnected = models.PositiveIntegerField(default=0)
+    periods_charged = models.PositiveIntegerField(default=0)
+    charged_cents = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-finished_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(finished_at__gte=models.F("started_at")),
+                name="renewal_run_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Renewal run {self.finished_at:%Y-%m-%d %H:%M} ({self.trigger})"

@@ -37,6 +37,24 @@ def django_db_setup(django_db_setup, django_db_blocker):
             cursor.execute(statement)
 
 
+@pytest.fixture(autouse=True)
+def _job_queue_emptied(request):
+    """Django's flush after a ``transaction=True`` test empties only the tables of managed
+    models; the job engine's tables (procrastinate's own) are emptied here, so no test
+    sees another's jobs."""
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction"):
+        return
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE procrastinate_jobs, procrastinate_events, procrastinate_periodic_defers, "
+            "procrastinate_workers RESTART IDENTITY CASCADE"
+        )
+
+
 def pytest_runtest_setup(item):
     if item.get_closest_marker("redis") and not settings.REDIS_URL:
         _missing("needs Redis (set REDIS_URL)")

@@ -17,3 +17,6 @@ STORAGES = {
 }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STAFF_2FA_REQUIRED = False  # the sign-in tests turn it on where they need it
+# A job worker runs each job in a thread of its own pool; connections closed after each
+# job (as with CONN_MAX_AGE=0 in production) let the test database be dropped at the end.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

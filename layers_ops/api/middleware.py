@@ -5,6 +5,7 @@ from django.http import HttpResponse
 from django.views import defaults
 
 from layers_ops.ids import new_request_id
+from layers_ops.ops.trace import request_id_var
 
 from .exceptions import (
     ApiError,
@@ -40,7 +41,11 @@ class RequestIdMiddleware:
 
     def __call__(self, request):
         request.request_id = new_request_id()
-        response = self.get_response(request)
+        token = request_id_var.set(request.request_id)  # for jobs deferred and log lines
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(token)
         response["X-Request-Id"] = request.request_id
         for name, value in getattr(request, "rate_limit_headers", {}).items():
             response[name] = value

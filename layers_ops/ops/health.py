@@ -1,9 +1,11 @@
 """``/healthz`` (the process answers) and ``/readyz`` (it can serve: database reachable,
-every migration on disk applied, Redis answering when configured).
+every migration on disk applied, the job queue answering, Redis answering when
+configured).
 
-Both are unauthenticated and cheap: ``/healthz`` touches nothing, ``/readyz`` runs one
-query (the applied migrations, which also proves the database answers) and one Redis
-PING. Answers say which check failed, never why: no host, version or error text.
+Both are unauthenticated and cheap: ``/healthz`` touches nothing, ``/readyz`` runs two
+queries (the applied migrations, which also proves the database answers, and the job
+queue) and one Redis PING. Answers say which check failed, never why: no host, version
+or error text.
 """
 
 import logging
@@ -41,11 +43,23 @@ def _database_checks() -> dict[str, str]:
             applied = set(cursor.fetchall())
     except DatabaseError as exc:
         logger.warning("Readiness: the database is unreachable (%s)", type(exc).__name__)
-        return {"database": FAILING, "migrations": FAILING}
+        return {"database": FAILING, "migrations": FAILING, "jobs": FAILING}
     pending = _migrations_on_disk() - applied
     if pending:
         logger.warning("Readiness: %d migrations are not applied", len(pending))
-    return {"database": OK, "migrations": FAILING if pending else OK}
+    return {"database": OK, "migrations": FAILING if pending else OK, "jobs": _jobs_check()}
+
+
+def _jobs_check() -> str:
+    """The job queue answers: a web process defers jobs in its own transactions, so it
+    cannot serve without it (workers being up is a metric, not readiness)."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM procrastinate_jobs LIMIT 1")
+    except DatabaseError as exc:
+        logger.warning("Readiness: the job queue does not answer (%s)", type(exc).__name__)
+        return FAILING
+    return OK
 
 
 def _redis_check() -> str:

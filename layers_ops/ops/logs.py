@@ -3,12 +3,15 @@ line, for the log pipeline; ``plain`` (the default under DEBUG) stays readable b
 
 The request line (``telemetry``) passes its fields as ``extra={"fields": {...}}``: the
 JSON formatter spreads them into the object, the plain one shows the message only.
-Nothing here reads headers: a field is logged only when a caller names it.
+Nothing here reads headers: a field is logged only when a caller names it. Every JSON
+line written while a request or a job it deferred runs carries that request's id.
 """
 
 import json
 import logging
 from datetime import UTC, datetime
+
+from .trace import request_id_var
 
 # LogRecord attributes that are not a caller's extra fields.
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "fields"}
@@ -23,6 +26,8 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         line.update(getattr(record, "fields", None) or {})
+        if "requestId" not in line and (request_id := request_id_var.get()):
+            line["requestId"] = request_id  # a line written while serving, or in a job
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str, ensure_ascii=False)
@@ -41,5 +46,8 @@ def logging_config(*, log_format: str, level: str) -> dict:
         "loggers": {
             "django.request": {"level": "ERROR"},
             "django.utils.autoreload": {"level": "WARNING"},
+            # One line per job comes from layers_ops.job; procrastinate's own per-job
+            # lines would say it twice.
+            "procrastinate": {"level": "WARNING"},
         },
     }

@@ -28,6 +28,8 @@ from ..models import (
     AccountState,
     Lease,
     LeaseStatus,
+    RenewalRun,
+    RenewalTrigger,
     SocialAccount,
 )
 from ..periods import (
@@ -87,6 +89,7 @@ def leases_renew(
     batch_size: int = 1000,
     progress: Callable[[RenewalSummary], None] | None = None,
     allow_future: bool = False,
+    trigger: str = RenewalTrigger.COMMAND,
 ) -> RenewalSummary:
     """Charge every lease due at ``at`` (default: now) for each period it owes.
 
@@ -116,6 +119,9 @@ def leases_renew(
     PostgreSQL a batch first takes a transaction-scoped advisory lock per organization,
     skipping organizations another run holds (that run, which walks them in order, or
     the next run renews them). ``progress(summary)`` is called after each batch.
+
+    A run that finishes is recorded (``RenewalRun``, with ``trigger``): that record is
+    how the admin home and ``/metrics`` know renewals are running.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1.")
@@ -134,6 +140,17 @@ def leases_renew(
             if progress is not None:
                 progress(summary)
         if not more:
+            RenewalRun.objects.create(
+                trigger=trigger,
+                at=summary.at,
+                started_at=now,
+                finished_at=max(timezone.now(), now),
+                renewed=summary.renewed,
+                past_due=summary.past_due,
+                disconnected=summary.disconnected,
+                periods_charged=summary.periods_charged,
+                charged_cents=summary.charged_cents,
+            )
             return summary
 
 

@@ -26,9 +26,9 @@ def test_readyz_is_ready_with_the_database_migrated_and_redis_answering(settings
         assert checks["redis"] == "ok"
 
 
-def test_readyz_runs_one_query(django_assert_num_queries):
+def test_readyz_runs_two_queries(django_assert_num_queries):
     Client().get("/readyz")  # the migrations on disk are read once per process
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):  # applied migrations, the job queue
         Client().get("/readyz")
 
 
@@ -44,7 +44,7 @@ def test_readyz_is_503_while_a_migration_is_not_applied(monkeypatch):
     assert response.status_code == 503
     assert response.json() == {
         "status": "unavailable",
-        "checks": {"database": "ok", "migrations": "failing"}
+        "checks": {"database": "ok", "migrations": "failing", "jobs": "ok"}
         | ({"redis": "ok"} if health.settings.REDIS_URL else {}),
     }
     assert "9999" not in response.content.decode()

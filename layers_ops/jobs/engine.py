@@ -1,0 +1,93 @@
+"""How jobs are queued and how the worker runs them.
+
+``defer(task, **kwargs)`` queues a job on Django's own connection, so it is part of the
+caller's transaction: no event without its change, no change without its event. It adds
+the current web request's id (``X-Request-Id``) to the job; the worker takes it back out
+before the task runs and puts it on every log line the job writes, so one id finds a
+request's whole story across web and worker processes.
+
+``on_app_ready`` (``PROCRASTINATE_ON_APP_READY``) sets every worker's defaults: finished
+jobs are kept (``delete_jobs="never"``: deleting them would let a periodic run fire twice,
+procrastinate #1495; ``jobs_prune`` deletes old ones on a schedule) and each job runs
+inside ``job_run`` (``job_run_async`` for async tasks).
+"""
+
+import logging
+import time
+from contextlib import contextmanager
+
+from layers_ops.ops.trace import request_id_var
+
+logger = logging.getLogger("layers_ops.job")
+
+QUEUE_WEBHOOKS = "webhooks"
+QUEUE_MAINTENANCE = "maintenance"
+QUEUES = (QUEUE_WEBHOOKS, QUEUE_MAINTENANCE)
+
+# The reserved task argument that carries the request id from the web into the job.
+REQUEST_ID_ARG = "request_id"
+
+
+def defer(task, **kwargs) -> int:
+    """Queue ``task`` with ``kwargs`` in the current transaction; returns the job id."""
+    request_id = request_id_var.get()
+    if request_id:
+        kwargs[REQUEST_ID_ARG] = request_id
+    return task.defer(**kwargs)
+
+
+@contextmanager
+def _job_story(job):
+    """The request id restored for the job's log lines, and one line with its outcome."""
+    request_id = job.task_kwargs.pop(REQUEST_ID_ARG, None)
+    token = request_id_var.set(request_id)
+    started = time.perf_counter()
+    outcome = "failed"
+    try:
+        yield
+        outcome = "succeeded"
+    except Exception as exc:
+        outcome = f"failed ({type(exc).__name__})"
+        raise
+    finally:
+        duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        fields = {
+            "jobId": job.id,
+            "task": job.task_name,
+            "queue": job.queue,
+            "attempt": job.attempts + 1,
+            "outcome": "succeeded" if outcome == "succeeded" else "failed",
+            "durationMs": duration_ms,
+        }
+        if request_id:
+            fields["requestId"] = request_id
+        logger.log(
+            logging.INFO if outcome == "succeeded" else logging.WARNING,
+            "job %s #%s (attempt %s) %s in %.1f ms",
+            job.task_name,
+            job.id,
+            fields["attempt"],
+            outcome,
+            duration_ms,
+            extra={"fields": fields},
+        )
+        request_id_var.reset(token)
+
+
+def job_run(call_next, context, worker):
+    """Wraps every sync job (procrastinate's Django app already checks the thread's
+    database connections around it, as Django does around a request)."""
+    with _job_story(context.job):
+        return call_next()
+
+
+async def job_run_async(call_next, context, worker):
+    """Wraps every async job (the engine's own upkeep)."""
+    with _job_story(context.job):
+        return await call_next()
+
+
+def on_app_ready(app) -> None:
+    app.worker_defaults.setdefault("delete_jobs", "never")
+    middleware = app.worker_defaults.setdefault("task_middleware", [])
+    middleware += [job_run, job_run_async]  # inside the library's connection cleanup

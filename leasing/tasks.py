@@ -1,0 +1,37 @@
+"""Leasing's periodic work, run by the job engine's workers (``maintenance`` queue).
+
+Each task is safe when two workers fire it at once: procrastinate runs a periodic task
+once per timestamp, a queueing lock keeps a second run from queueing behind a long one,
+and the services themselves are idempotent (renewals charge each (lease, period) once).
+"""
+
+from django.conf import settings
+from procrastinate.contrib.django import app
+
+from layers_ops.jobs.engine import QUEUE_MAINTENANCE
+
+from .intake_uploads import intake_uploads_purge
+from .models import RenewalTrigger
+from .services.renewals import leases_renew
+
+
+@app.periodic(cron="*/15 * * * *", periodic_id="leases_renew")
+@app.task(queue=QUEUE_MAINTENANCE, queueing_lock="leases_renew")
+def leases_renew_scheduled(timestamp: int) -> dict:
+    """Renewals every 15 minutes, as of the time the job runs (a job that waited renews
+    what fell due meanwhile)."""
+    summary = leases_renew(trigger=RenewalTrigger.SCHEDULE)
+    return {
+        "renewed": summary.renewed,
+        "pastDue": summary.past_due,
+        "disconnected": summary.disconnected,
+        "chargedCents": summary.charged_cents,
+    }
+
+
+@app.periodic(cron="*/15 * * * *", periodic_id="intake_uploads_purge")
+@app.task(queue=QUEUE_MAINTENANCE, queueing_lock="intake_uploads_purge")
+def intake_uploads_purge_scheduled(timestamp: int) -> int:
+    """Deletes admin import previews never confirmed, past ``INTAKE_UPLOAD_TTL_MINUTES``
+    (in ``INTAKE_UPLOAD_DIR``, which every web and worker host must share)."""
+    return intake_uploads_purge(older_than_seconds=settings.INTAKE_UPLOAD_TTL_MINUTES * 60)
