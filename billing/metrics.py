@@ -4,6 +4,7 @@ Registered by ``BillingConfig.ready``. Two queries for the wallets (balances, an
 lease usage the leasing app provides, ``billing.usage``) and one for the last renewal.
 """
 
+from django.conf import settings
 from django.utils import timezone
 
 from layers_ops.ops.metrics import gauge
@@ -11,11 +12,10 @@ from layers_ops.ops.metrics import gauge
 from .models import LedgerTransaction, TransactionKind, Wallet
 from .usage import lease_usage, runway_days
 
-LOW_RUNWAY_DAYS = 7
-
 
 def collect():
     now = timezone.now()
+    low_runway_days = settings.WALLET_LOW_RUNWAY_DAYS
     balances = dict(Wallet.objects.values_list("organization_id", "balance_cents"))
     usage = lease_usage(balances)
     low = sum(
@@ -23,11 +23,12 @@ def collect():
         for organization, balance in balances.items()
         if (days := runway_days(balance_cents=balance, usage=usage[organization], now=now))
         is not None
-        and days < LOW_RUNWAY_DAYS
+        and days < low_runway_days
     )
     yield gauge(
         "layers_wallets_low_runway",
-        f"Wallets whose balance pays their leases' renewals for under {LOW_RUNWAY_DAYS} days.",
+        f"Wallets whose balance pays their leases' renewals for under {low_runway_days} days "
+        "(WALLET_LOW_RUNWAY_DAYS).",
         low,
     )
     last = (

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "axes",
     "procrastinate.contrib.django",  # before the apps whose tasks.py it discovers
     "layers_ops.jobs",
+    "layers_ops.webhooks",
     "layers_ops.staff",
     "layers_ops.partners",
     "layers_ops.api",
@@ -294,6 +295,26 @@ if JOBS_RETENTION_DAYS < 1:
 # The admin home warns ops and finance when renewals (every 15 minutes) last ran longer
 # ago than this.
 RENEWALS_LATE_MINUTES = env.int("RENEWALS_LATE_MINUTES", default=30)
+
+# Partner webhooks (layers_ops/webhooks). A failed attempt is retried after each of
+# these delays in turn (seconds); when they run out the delivery is failed.
+_retry_schedule = env.list(
+    "WEBHOOK_RETRY_SCHEDULE", default=["0", "30", "60", "300", "900", "3600", "21600", "86400"]
+)
+if not _retry_schedule or not all(
+    s.strip().isascii() and s.strip().isdigit() for s in _retry_schedule
+):
+    raise ImproperlyConfigured(
+        "WEBHOOK_RETRY_SCHEDULE must be whole seconds separated by commas, e.g. 0,30,60,300."
+    )
+WEBHOOK_RETRY_SCHEDULE = [int(seconds) for seconds in _retry_schedule]
+# After this many failures in a row an endpoint is auto-paused until it is resumed.
+WEBHOOK_AUTO_PAUSE_FAILURES = 20
+# Deliveries go only to https URLs on public addresses; true (the demo and tests only)
+# also allows http and loopback or private addresses.
+WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=False)
+# wallet.low_balance fires when a wallet's runway falls under this many days.
+WALLET_LOW_RUNWAY_DAYS = env.int("WALLET_LOW_RUNWAY_DAYS", default=7)
 
 # Operations (README, Operations). /metrics answers only with this bearer token; unset,
 # it is 404. /healthz and /readyz are always on.
