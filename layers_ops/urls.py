@@ -12,6 +12,7 @@ v1 = [
     path("whoami", api_views.WhoAmIView.as_view(), name="whoami"),
     path("", include("leasing.urls")),
     path("", include("billing.urls")),
+    path("", include("layers_ops.webhooks.urls")),
     path("openapi.json", api_views.OpenApiDocumentView.as_view(), name="openapi"),
     re_path(r"^.*$", api_views.not_found),
 ]

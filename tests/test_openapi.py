@@ -3,12 +3,13 @@ negative data, all four phases (examples, coverage, fuzzing, stateful links), fi
 nothing: no 5xx, every answer's status, content type, headers and body as documented,
 schema-valid requests accepted, schema-invalid ones refused, unknown methods 405.
 
-Four rules are not expressible in a JSON schema and are kept by the server alone, so
+Six rules are not expressible in a JSON schema and are kept by the server alone, so
 schema-valid requests are fitted to them before they are sent: the body's ``projectId``
-must be the path's (and the project the key's), a ``cursor`` must be one the API gave
-out, ``niche.language`` must be registered in the BCP-47 registry (the schema states
-its shape), and a statement's month must not be in the future (the schema states the
-years). Schema-invalid requests are sent as generated.
+must be the path's (and the project the key's), a webhook ``url`` must name a public
+host and its ``metadata`` keys be 1 to 40 characters, a ``cursor`` must be one the API
+gave out, ``niche.language`` must be registered in the BCP-47 registry (the schema
+states its shape), and a statement's month must not be in the future (the schema states
+the years). Schema-invalid requests are sent as generated.
 """
 
 import itertools
@@ -101,6 +102,11 @@ def fit_to_server_rules(case, partner, given_cursors=frozenset()) -> None:
         case.path_parameters["month"] = this_month
     if isinstance(case.body, dict) and "projectId" in case.body:
         case.body["projectId"] = partner.project.pk
+    if isinstance(case.body, dict) and isinstance(case.body.get("url"), str):
+        case.body["url"] = "https://hooks.example.com/layers"  # a public https host
+    if isinstance(case.body, dict) and isinstance(case.body.get("metadata"), dict):
+        values = case.body["metadata"].values()  # keys of 1 to 40 characters
+        case.body["metadata"] = {f"key{i}": value for i, value in enumerate(values)}
     if case.query and case.query.get("cursor") not in given_cursors:
         case.query.pop("cursor", None)
     niche = case.body.get("niche") if isinstance(case.body, dict) else None

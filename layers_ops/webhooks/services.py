@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from layers_ops.jobs.engine import defer
@@ -118,3 +117,153 @@ def events_emit(occurrences: list[Occurrence], *, now: datetime | None = None) -
 def _deliveries_defer(deliveries) -> None:
     for delivery in deliveries:
         defer(delivery_send, delivery_id=delivery.pk)
+
+
+class WebhookError(Exception):
+    """A webhook change refused; the message says why."""
+
+
+class EndpointNotActive(WebhookError):
+    pass
+
+
+class ProjectUnknown(WebhookError):
+    pass
+
+
+def _project_check(*, organization_id: str, project_id: str | None) -> None:
+    if (
+        project_id
+        and not Project.objects.filter(pk=project_id, organization_id=organization_id).exists()
+    ):
+        raise ProjectUnknown("No project with this id in your organization.")
+
+
+def endpoint_create(
+    *,
+    organization: Organization,
+    url: str,
+    events: list[str],
+    description: str = "",
+    project_id: str | None = None,
+    metadata: dict | None = None,
+) -> WebhookEndpoint:
+    _project_check(organization_id=organization.pk, project_id=project_id)
+    return WebhookEndpoint.objects.create(
+        organization=organization,
+        project_id=project_id or None,
+        url=url,
+        events=events,
+        description=description,
+        metadata=metadata or {},
+        secret=secret_new(),
+    )
+
+
+@transaction.atomic
+def endpoint_update(*, endpoint: WebhookEndpoint, changes: dict) -> WebhookEndpoint:
+    """Changes url, events, description or status. Back to ``active`` (from paused or
+    auto-paused) the failure count restarts and every delivery that waited goes out."""
+    endpoint = WebhookEndpoint.objects.select_for_update(of=("self",)).get(pk=endpoint.pk)
+    resumed = (
+        changes.get("status") == EndpointStatus.ACTIVE and endpoint.status != EndpointStatus.ACTIVE
+    )
+    for field in ("url", "events", "description", "status"):
+        if field in changes:
+            setattr(endpoint, field, changes[field])
+    if resumed:
+        endpoint.consecutive_failure_count = 0
+    endpoint.save()
+    if resumed:
+        _waiting_release(endpoint)
+    return endpoint
+
+
+def endpoint_pause(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    return endpoint_update(endpoint=endpoint, changes={"status": EndpointStatus.PAUSED})
+
+
+def endpoint_resume(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    return endpoint_update(endpoint=endpoint, changes={"status": EndpointStatus.ACTIVE})
+
+
+def _waiting_release(endpoint: WebhookEndpoint) -> None:
+    now = timezone.now()
+    waiting = list(
+        WebhookDelivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.PENDING)
+        .select_for_update()
+        .order_by("created_at", "pk")
+    )
+    WebhookDelivery.objects.filter(pk__in=[d.pk for d in waiting]).update(next_attempt_at=now)
+    _deliveries_defer(waiting)
+
+
+@transaction.atomic
+def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    """The endpoint and its deliveries go; a delivery job already queued finds nothing."""
+    WebhookEndpoint.objects.select_for_update(of=("self",)).filter(pk=endpoint.pk).delete()
+
+
+@transaction.atomic
+def endpoint_secret_rotate(*, endpoint: WebhookEndpoint, now=None) -> WebhookEndpoint:
+    """A new secret signs from now on; the current one keeps signing (a second ``v1=``)
+    for ``ROTATION_OVERLAP``, so receivers can switch without missing a delivery."""
+    now = now or timezone.now()
+    endpoint = WebhookEndpoint.objects.select_for_update(of=("self",)).get(pk=endpoint.pk)
+    endpoint.previous_secret = endpoint.secret
+    endpoint.previous_secret_expires_at = now + ROTATION_OVERLAP
+    endpoint.secret = secret_new()
+    endpoint.save()
+    return endpoint
+
+
+def _single_delivery(*, endpoint, type, data, replay_of=None, now=None) -> WebhookDelivery:
+    now = now or timezone.now()
+    event_id = new_event_id()
+    event = WebhookEvent.objects.create(
+        id=event_id,
+        organization_id=endpoint.organization_id,
+        project_id=endpoint.project_id,
+        type=type,
+        created_at=now,
+        replay_of=replay_of.event_id if replay_of else "",
+        body=event_body(
+            event_id=event_id,
+            type=type,
+            created_at=now,
+            data=data,
+            replay_of=replay_of.event_id if replay_of else None,
+        ),
+    )
+    delivery = WebhookDelivery.objects.create(
+        endpoint=endpoint, event=event, created_at=now, next_attempt_at=now, replay_of=replay_of
+    )
+    _deliveries_defer([delivery])
+    return delivery
+
+
+@transaction.atomic
+def endpoint_ping(*, endpoint: WebhookEndpoint, data: dict) -> WebhookDelivery:
+    """Sends ``test.ping`` (``data``: the endpoint as GET shows it) to this endpoint
+    only, whatever it subscribes to."""
+    endpoint = WebhookEndpoint.objects.select_for_update(of=("self",)).get(pk=endpoint.pk)
+    if endpoint.status != EndpointStatus.ACTIVE:
+        raise EndpointNotActive(
+            f"The endpoint is {endpoint.status}: set its status to active to send to it."
+        )
+    return _single_delivery(endpoint=endpoint, type=EventType.TEST_PING, data=data)
+
+
+@transaction.atomic
+def delivery_replay(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Sends the delivery's event again to its endpoint, as a new event (new ``evt_``
+    id, same ``data``, top-level ``replayOf``: the original event's id)."""
+    endpoint = WebhookEndpoint.objects.select_for_update(of=("self",)).get(pk=delivery.endpoint_id)
+    if endpoint.status != EndpointStatus.ACTIVE:
+        raise EndpointNotActive(
+            f"The endpoint is {endpoint.status}: set its status to active to replay to it."
+        )
+    original = json.loads(delivery.event.body)
+    return _single_delivery(
+        endpoint=endpoint, type=delivery.event.type, data=original["data"], replay_of=delivery
+    )

@@ -1,0 +1,47 @@
+"""Reads of webhooks, always within the caller's organization (another's is 404)."""
+
+from layers_ops.api.exceptions import NotFound
+
+from .models import WebhookDelivery, WebhookEndpoint
+
+
+def endpoint_get(*, organization_id: str, endpoint_id: str, for_update=False) -> WebhookEndpoint:
+    endpoints = WebhookEndpoint.objects.filter(organization_id=organization_id)
+    if for_update:
+        endpoints = endpoints.select_for_update(of=("self",))
+    endpoint = endpoints.filter(pk=endpoint_id).first()
+    if endpoint is None:
+        raise NotFound("No webhook endpoint with this id in your organization.")
+    return endpoint
+
+
+def endpoint_list(*, organization_id: str, status=None, project_id=None):
+    endpoints = WebhookEndpoint.objects.filter(organization_id=organization_id)
+    if status:
+        endpoints = endpoints.filter(status=status)
+    if project_id:
+        endpoints = endpoints.filter(project_id=project_id)
+    return endpoints
+
+
+def delivery_list(*, organization_id: str, endpoint_id=None, status=None):
+    deliveries = WebhookDelivery.objects.filter(
+        endpoint__organization_id=organization_id
+    ).select_related("event")
+    if endpoint_id:
+        deliveries = deliveries.filter(endpoint_id=endpoint_id)
+    if status:
+        deliveries = deliveries.filter(status=status)
+    return deliveries
+
+
+def delivery_get(*, organization_id: str, delivery_id: str) -> WebhookDelivery:
+    delivery = (
+        delivery_list(organization_id=organization_id)
+        .select_related("endpoint")
+        .filter(pk=delivery_id)
+        .first()
+    )
+    if delivery is None:
+        raise NotFound("No webhook delivery with this id in your organization.")
+    return delivery
