@@ -41,6 +41,13 @@ class LedgerAccount(models.Model):
     currency = models.CharField(max_length=3, default="USD", editable=False)
     balance_cents = models.BigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    low_runway_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Since when the balance pays for under WALLET_LOW_RUNWAY_DAYS of renewals "
+        "(wallet.low_balance was sent then); empty while it pays for longer.",
+    )
 
     class Meta:
         ordering = ["kind", "organization__name"]

@@ -26,6 +26,12 @@ ROLE_PERMISSIONS = {
             # end_lease: the "End selected leases (ops)" action.
             "lease": ["view", "end_lease"],
         },
+        # Partners' webhooks: read every attempt; pause, resume and replay.
+        "webhooks": {
+            "webhookendpoint": ["view", "pause_webhookendpoint"],
+            "webhookdelivery": ["view", "replay_webhookdelivery"],
+            "webhookattempt": ["view"],
+        },
     },
     FINANCE: {
         "partners": {"organization": ["view"], "project": ["view"]},

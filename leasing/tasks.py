@@ -6,8 +6,10 @@ and the services themselves are idempotent (renewals charge each (lease, period)
 """
 
 from django.conf import settings
+from django.db import transaction
 from procrastinate.contrib.django import app
 
+from billing.services.alerts import wallets_runway_check_all
 from layers_ops.jobs.engine import QUEUE_MAINTENANCE
 
 from .intake_uploads import intake_uploads_purge
@@ -19,8 +21,10 @@ from .services.renewals import leases_renew
 @app.task(queue=QUEUE_MAINTENANCE, queueing_lock="leases_renew")
 def leases_renew_scheduled(timestamp: int) -> dict:
     """Renewals every 15 minutes, as of the time the job runs (a job that waited renews
-    what fell due meanwhile)."""
+    what fell due meanwhile); then every wallet's runway, for ``wallet.low_balance``."""
     summary = leases_renew(trigger=RenewalTrigger.SCHEDULE)
+    with transaction.atomic():
+        wallets_runway_check_all()
     return {
         "renewed": summary.renewed,
         "pastDue": summary.past_due,

@@ -20,6 +20,7 @@ from ..models import (
     LedgerTransaction,
     TransactionKind,
 )
+from .alerts import wallets_runway_check
 from .errors import BillingError, InsufficientFunds
 from .postings import (
     ledger_actor_fields,
@@ -74,7 +75,9 @@ def lease_charges_post(
     ``all_or_nothing`` a wallet that cannot pay for all of its charges raises
     ``InsufficientFunds`` and nothing is written; without it each wallet pays its
     charges in the order given while it can, and the rest come back as ``unpaid``.
-    Statements: a fixed handful per call, however many charges it holds.
+    Statements: a fixed handful per call, however many charges it holds. A wallet the
+    charges leave with under ``WALLET_LOW_RUNWAY_DAYS`` of runway tells its partner
+    (``alerts.wallets_runway_check``).
     """
     for charge in charges:
         if charge.amount_cents <= 0:
@@ -174,6 +177,7 @@ def lease_charges_post(
     posted = {
         (c.lease_id, c.period): txn for (c, _), txn in zip(payable, transactions, strict=True)
     }
+    wallets_runway_check(organization_ids=[c.organization_id for c, _ in payable])
     return ChargeOutcome(posted=posted, already_charged=existing, unpaid=unpaid)
 
 

@@ -14,6 +14,7 @@ from ..models import (
     TransactionKind,
 )
 from ..money import dollars
+from .alerts import wallets_runway_check
 from .errors import BillingError
 from .postings import ledger_post, system_account, wallet_get_or_create
 
@@ -54,6 +55,7 @@ def wallet_fund(
         description=description.strip() or TOP_UP_DESCRIPTION,
         reference=reference or wallet.organization_id,
     )
+    wallets_runway_check(organization_ids=[organization.pk])  # re-arms wallet.low_balance
     ticket.done(f"a top-up of {dollars(amount_cents)} recorded (transaction {txn.pk})")
     return txn
 

@@ -71,6 +71,7 @@ class WebhookEndpoint(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [("pause_webhookendpoint", "Can pause and resume webhook endpoints")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(events__len__gte=1) & Q(events__len__lte=50),
@@ -136,6 +137,7 @@ class WebhookDelivery(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "webhook deliveries"
+        permissions = [("replay_webhookdelivery", "Can replay webhook deliveries")]
         constraints = [
             models.UniqueConstraint(
                 fields=["event", "endpoint"], name="one_delivery_per_event_and_endpoint"

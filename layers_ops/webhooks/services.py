@@ -57,6 +57,19 @@ class Occurrence:
     project_id: str | None = None
 
 
+def events_wanted(*, organization_ids, type: str) -> set[str]:
+    """The organizations among ``organization_ids`` with an endpoint that would receive
+    ``type``: one query, so a caller builds an event's ``data`` only when someone wants
+    it (a renewal batch touches a thousand leases; most partners subscribe to none)."""
+    return set(
+        WebhookEndpoint.objects.filter(
+            organization_id__in=set(organization_ids),
+            status__in=[EndpointStatus.ACTIVE, EndpointStatus.AUTO_PAUSED],
+            events__contains=[type],
+        ).values_list("organization_id", flat=True)
+    )
+
+
 def events_emit(occurrences: list[Occurrence], *, now: datetime | None = None) -> int:
     """Writes each occurrence as an event with one delivery per endpoint subscribed to
     it (its organization's, all projects or that project's; active or auto-paused: a

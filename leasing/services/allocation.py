@@ -21,6 +21,7 @@ from billing.services.errors import InsufficientFunds
 from layers_ops.staff.once import once_take
 
 from .. import fit, ranking
+from ..events import request_closed_emit
 from ..fit import fit_gaps
 from ..models import (
     AccountState,
@@ -213,6 +214,8 @@ def allocation_assign(
         fields += ["status", "closed_at", "closed_by"]
     if fields:
         lease_request.save(update_fields=fields)
+    if lease_request.status == RequestStatus.ASSIGNED:
+        request_closed_emit(lease_request)
     ticket.done(
         f"{accounts_text(len(ids))} assigned to {lease_request.public_id} and "
         f"{dollars(price * len(ids))} charged"

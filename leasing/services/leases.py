@@ -10,7 +10,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from layers_ops.staff.once import once_take
+from layers_ops.webhooks.models import EventType
 
+from ..events import leases_changed_emit
 from ..models import (
     AccountState,
     DisconnectReason,
@@ -83,6 +85,7 @@ def lease_end(
             actor=actor,
             reason=(f"{why}: {note.strip()}" if note.strip() else why)[:200],
         )
+    leases_changed_emit([lease.pk], type=EventType.LEASE_DISCONNECTED)
     ticket.done(f"the lease of @{account.handle} ended")
     return lease
 

@@ -22,10 +22,13 @@ from django.utils import timezone
 
 from billing.services.charges import LeaseCharge, lease_charges_post
 from billing.services.postings import SYSTEM_ACTOR
+from layers_ops.webhooks.models import EventType
 
+from ..events import leases_changed_emit
 from ..models import (
     AccountEvent,
     AccountState,
+    BillingStatus,
     Lease,
     LeaseStatus,
     RenewalRun,
@@ -254,8 +257,9 @@ def _renewals_save(
     transaction."""
     grace = timedelta(days=settings.RENEWAL_GRACE_DAYS)
     now = timezone.now()
-    ended = []
+    ended, fell_past_due = [], []
     for lease in leases:
+        was_current = lease.billing_status == BillingStatus.CURRENT
         paid = 0
         for period in owed_periods(lease, at):
             if (lease.pk, period) not in settled:
@@ -266,6 +270,8 @@ def _renewals_save(
             summary.renewed += 1
         elif outcome == PAST_DUE:
             summary.past_due += 1
+            if was_current:
+                fell_past_due.append(lease.pk)
         elif outcome == DISCONNECTED:
             ended.append(lease)
             summary.disconnected += 1
@@ -274,6 +280,8 @@ def _renewals_save(
     _leases_write(leases)
     if ended:
         _accounts_cool_down(ended, at=min(at, now), grace_days=settings.RENEWAL_GRACE_DAYS)
+    leases_changed_emit(fell_past_due, type=EventType.LEASE_PAST_DUE)
+    leases_changed_emit([lease.pk for lease in ended], type=EventType.LEASE_DISCONNECTED)
 
 
 _PG_ARRAY_TYPES = {

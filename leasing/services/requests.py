@@ -16,6 +16,7 @@ from layers_ops.partners.models import ApiKey
 from layers_ops.staff.once import once_take
 
 from .. import selectors
+from ..events import request_closed_emit
 from ..models import (
     LeaseRequest,
     NoteVisibility,
@@ -164,6 +165,7 @@ def request_close(
     lease_request.closed_at = timezone.now()
     lease_request.closed_by = actor
     lease_request.save(update_fields=["status", "closed_at", "closed_by"])
+    request_closed_emit(lease_request)
     ticket.done(f"{lease_request.public_id} closed as {outcome}")
     return lease_request
 
@@ -206,4 +208,5 @@ def lease_request_cancel(*, lease_request: LeaseRequest, api_key: ApiKey | None)
     lease_request.closed_at = timezone.now()
     lease_request.closed_by = None
     lease_request.save(update_fields=["status", "closed_at", "closed_by"])
+    request_closed_emit(lease_request)
     return lease_request

@@ -13,6 +13,8 @@ from rest_framework.test import APIRequestFactory
 from billing.selectors import FINANCE_TZ
 from layers_ops.api.views import PartnerAPIView
 from layers_ops.partners.models import RateLimitTier, Scope
+from layers_ops.webhooks.models import WebhookEndpoint
+from layers_ops.webhooks.services import endpoint_ping, secret_new
 from tests.api.test_auth_and_errors import assert_envelope
 from tests.factories import LeaseFactory, LeaseRequestFactory
 
@@ -34,7 +36,16 @@ def get_endpoints(partner):
     """The URL of every GET endpoint, filled with real ids of ``partner`` (so a 200
     would carry real data)."""
     lease = LeaseFactory(lease_request=LeaseRequestFactory(project=partner.project, count=1))
+    endpoint = WebhookEndpoint.objects.create(
+        organization=partner.organization,
+        url="https://hooks.example.com/layers",
+        events=["lease.past_due"],
+        secret=secret_new(),
+    )
+    delivery = endpoint_ping(endpoint=endpoint, data={})
     ids = {
+        "endpoint_id": endpoint.pk,
+        "delivery_id": delivery.pk,
         "project_id": partner.project.pk,
         "request_id": lease.lease_request.public_id,
         "social_account_id": lease.social_account_id,
@@ -54,16 +65,19 @@ def test_the_sweep_finds_every_documented_get_endpoint(partner):
 
     assert {"/v1/whoami", "/v1/wallet", "/v1/wallet/ledger", "/v1/leased-accounts"} <= urls
     assert {f"{project}/leased-accounts", f"{project}/leased-accounts/requests"} <= urls
+    assert {"/v1/webhook-endpoints", "/v1/webhook-deliveries"} <= urls
 
 
 def test_head_with_a_key_lacking_the_scope_is_403_and_leaks_no_length(partner):
     webhooks_only = partner.client_with(Scope.WEBHOOKS_WRITE)
+    billing_only = partner.client_with(Scope.BILLING_READ)
 
     for url in get_endpoints(partner):
         if url == "/v1/whoami":  # any valid key may ask who it is
             continue
-        refused_get = webhooks_only.get(url)
-        head = webhooks_only.head(url)
+        lacking = billing_only if url.startswith("/v1/webhook-") else webhooks_only
+        refused_get = lacking.get(url)
+        head = lacking.head(url)
 
         assert_envelope(refused_get, 403, "FORBIDDEN_SCOPE")
         assert head.status_code == 403, url

@@ -8,19 +8,28 @@ no job is due, and stops it. The jobs must be committed to be seen: use it in
 
 import json
 
-from procrastinate.contrib.django import app
+from procrastinate import periodic
+from procrastinate.contrib.django import app, procrastinate_app
 
 
 def jobs_run(*, queues=None, concurrency: int = 1, name: str = "test-worker") -> None:
-    with app.replace_connector(app.connector.get_worker_connector()) as worker_app:
-        worker_app.run_worker(
-            queues=list(queues) if queues else None,
-            wait=False,
-            concurrency=concurrency,
-            name=name,
-            listen_notify=False,
-            install_signal_handlers=False,
-        )
+    """Runs what is queued. The periodic schedule is left out: a real worker would also
+    queue, say, renewals as of now, which a test does not expect."""
+    real_app = procrastinate_app.current_app  # ``app`` is a proxy to it
+    scheduled = real_app.periodic_registry
+    real_app.periodic_registry = periodic.PeriodicRegistry()
+    try:
+        with app.replace_connector(app.connector.get_worker_connector()) as worker_app:
+            worker_app.run_worker(
+                queues=list(queues) if queues else None,
+                wait=False,
+                concurrency=concurrency,
+                name=name,
+                listen_notify=False,
+                install_signal_handlers=False,
+            )
+    finally:
+        real_app.periodic_registry = scheduled
 
 
 def jobs(*, status=None, task_name=None) -> list[dict]:
