@@ -10,7 +10,7 @@ WORKERS ?= 4
 # manage.py and the test settings start it the same way on their own.
 WITH_DB := $(BIN)/python -m layers_ops.embedded_db run --
 
-.PHONY: run test serve bench lint format clean
+.PHONY: run manage test serve bench lint format docs lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +25,18 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@ $(VENV)/.installed
 
+# make run writes .env (DEBUG=true and a generated SECRET_KEY, when it has none), which
+# manage.py reads in a checkout (layers_ops/dotenv.py): `.venv/bin/python manage.py ...`
+# and `make manage ARGS="..."` then work as documented.
 run: $(VENV)/.installed
-	DEBUG=true $(WITH_DB) sh -c '$(BIN)/python manage.py migrate --noinput -v0 \
+	$(BIN)/python -m layers_ops.dotenv
+	$(WITH_DB) sh -c '$(BIN)/python manage.py migrate --noinput -v0 \
 	  && $(BIN)/python manage.py load_demo --base-url http://$(HOST):$(PORT) \
 	  && exec $(BIN)/python manage.py runserver $(HOST):$(PORT)'
+
+manage: $(VENV)/.installed
+	$(BIN)/python -m layers_ops.dotenv
+	$(BIN)/python manage.py $(ARGS)
 
 # Without REDIS_URL, a Redis answering on 127.0.0.1:6379 is used (its db 15), so the
 # shared rate-limit tests run here too; with none, they skip (CI sets REDIS_URL).
