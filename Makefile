@@ -68,6 +68,10 @@ serve: $(VENV)/.installed
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m tests.bench.run
 
+# The documentation site (mkdocs.yml, docs/) into site/; --strict: a broken link fails.
+docs: $(VENV)/.installed-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -79,4 +83,4 @@ format: $(VENV)/.installed-dev
 # Stops the embedded PostgreSQL (if it runs) and deletes its data with the rest.
 clean:
 	if [ -x $(BIN)/python ]; then $(BIN)/python -m layers_ops.embedded_db stop; fi
-	rm -rf .data $(VENV) staticfiles .pytest_cache .ruff_cache .hypothesis
+	rm -rf .data $(VENV) staticfiles site .pytest_cache .ruff_cache .hypothesis

@@ -25,8 +25,6 @@ from pathlib import Path
 import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-FLAG = "DJANGO_READ_DOT_ENV"
-
 _TRUE = {"true", "on", "ok", "y", "yes", "1"}
 
 
@@ -52,7 +50,7 @@ def dot_env_read(*, manage: bool) -> bool:
     """Put the file's variables into ``os.environ`` (without replacing any) when the rule
     above says so; True when it was read."""
     path = dot_env_path()
-    flag = os.environ.get(FLAG)
+    flag = os.environ.get("DJANGO_READ_DOT_ENV")
     if (flag is not None and not _is_true(flag)) or not path.is_file():
         return False
     values = dot_env_values(path)
