@@ -10,25 +10,40 @@ WORKERS ?= 4
 # manage.py and the test settings start it the same way on their own.
 WITH_DB := $(BIN)/python -m layers_ops.embedded_db run --
 
-.PHONY: run worker test serve bench lint format clean
+.PHONY: run worker manage test serve bench lint format docs lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-# Reinstall only when the dependency list changes.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+# Installs come from the lock files (exact versions, hashes checked), then the project
+# itself without dependencies; reinstall only when a lock changes. `make lock` writes the
+# locks from pyproject.toml (LOCK_ARGS=--upgrade moves every pin to the newest release).
+$(VENV)/.installed: requirements.lock | $(BIN)/python
+	$(BIN)/pip install -q --require-hashes -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e ".[dev]"
+$(VENV)/.installed-dev: requirements-dev.lock | $(BIN)/python
+	$(BIN)/pip install -q --require-hashes -r requirements-dev.lock
+	$(BIN)/pip install -q --no-deps -e .
 	touch $@ $(VENV)/.installed
 
-# The demo: the web server and a job worker (Procfile, run by honcho), one command.
-# Webhooks may go to http://127.0.0.1 receivers here (never in production).
+LOCK := $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 \
+	--generate-hashes --quiet --custom-compile-command "make lock" $(LOCK_ARGS)
+lock: | $(BIN)/python
+	$(BIN)/pip install -q "uv>=0.5"
+	$(LOCK) -o requirements.lock
+	$(LOCK) --extra dev --constraint requirements.lock -o requirements-dev.lock
+
+# make run writes .env (DEBUG=true and a generated SECRET_KEY, when it has none), which
+# manage.py reads in a checkout (layers_ops/dotenv.py): `.venv/bin/python manage.py ...`
+# and `make manage ARGS="..."` then work as documented. The web server and a job worker
+# run together (Procfile, by honcho); webhooks may go to http://127.0.0.1 receivers here
+# (never in production).
 run: $(VENV)/.installed
-	DEBUG=true WEBHOOK_ALLOW_PRIVATE_URLS=true LAYERS_HOST=$(HOST) LAYERS_PORT=$(PORT) \
+	$(BIN)/python -m layers_ops.dotenv
+	WEBHOOK_ALLOW_PRIVATE_URLS=true LAYERS_HOST=$(HOST) LAYERS_PORT=$(PORT) \
 	  $(WITH_DB) sh -c '$(BIN)/python manage.py migrate --noinput -v0 \
 	  && $(BIN)/python manage.py load_demo --base-url http://$(HOST):$(PORT) \
 	  && exec $(BIN)/honcho start'
@@ -38,6 +53,10 @@ run: $(VENV)/.installed
 # like `make serve`.
 worker: $(VENV)/.installed
 	$(WITH_DB) $(BIN)/python manage.py procrastinate worker
+
+manage: $(VENV)/.installed
+	$(BIN)/python -m layers_ops.dotenv
+	$(BIN)/python manage.py $(ARGS)
 
 # Without REDIS_URL, a Redis answering on 127.0.0.1:6379 is used (its db 15), so the
 # shared rate-limit tests run here too; with none, they skip (CI sets REDIS_URL).
@@ -58,6 +77,10 @@ serve: $(VENV)/.installed
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m tests.bench.run
 
+# The documentation site (mkdocs.yml, docs/) into site/; --strict: a broken link fails.
+docs: $(VENV)/.installed-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -69,4 +92,4 @@ format: $(VENV)/.installed-dev
 # Stops the embedded PostgreSQL (if it runs) and deletes its data with the rest.
 clean:
 	if [ -x $(BIN)/python ]; then $(BIN)/python -m layers_ops.embedded_db stop; fi
-	rm -rf .data $(VENV) staticfiles .pytest_cache .ruff_cache .hypothesis
+	rm -rf .data $(VENV) staticfiles site .pytest_cache .ruff_cache .hypothesis

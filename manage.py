@@ -5,6 +5,9 @@ import sys
 
 def main():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "layers_ops.settings")
+    from layers_ops.dotenv import dot_env_read
+
+    dot_env_read(manage=True)  # the checkout's development .env (layers_ops/dotenv.py)
     from layers_ops.embedded_db import EmbeddedDatabaseError, ensure_database_url
 
     try:

@@ -230,7 +230,7 @@ class ReconciliationRun(models.Model):
     last checked and whether they were clean."""
 
     ran_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    source = models.CharField(max_length=16)  # "console" or "command"
+    source = models.CharField(max_length=16)  # "console", "command" or "schedule"
     actor_label = models.CharField(max_length=150, blank=True)
     problem_count = models.PositiveIntegerField()
     broken_checks = models.JSONField(default=list)  # names of the checks that failed

@@ -2,6 +2,9 @@
 
 Every value comes from the environment (django-environ) with a default that is safe for a
 developer's machine. Production (DEBUG off) refuses to start without a real SECRET_KEY.
+A ``.env`` file is read only as layers_ops/dotenv.py says (manage.py reads the
+development file ``make run`` writes; anything else only with DJANGO_READ_DOT_ENV=true).
+Every variable read here is in the table of docs/operations.md (tests/test_docs.py).
 """
 
 import tempfile
@@ -11,11 +14,13 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from layers_ops.dotenv import dot_env_read
 from layers_ops.ops.errors import sentry_init
 from layers_ops.ops.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+dot_env_read(manage=False)  # only with DJANGO_READ_DOT_ENV=true; manage.py read it already
 env = environ.Env()
 
 DEBUG = env.bool("DEBUG", default=False)

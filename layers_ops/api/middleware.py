@@ -1,6 +1,6 @@
 import logging
 
-from django.core.exceptions import SuspiciousOperation
+from django.core.exceptions import DisallowedHost, SuspiciousOperation
 from django.http import HttpResponse
 from django.views import defaults
 
@@ -80,6 +80,10 @@ class RequestGuardMiddleware:
     * A body sent with ``Transfer-Encoding`` (chunked) and so no ``Content-Length``:
       Django reads such a body as empty, and a valid request would be refused for
       missing fields. 411, so the client resends it with a length.
+    * Under /v1, a ``Host`` outside ALLOWED_HOSTS. Django would raise DisallowedHost in
+      the next middleware, where the exception is turned into a response before
+      RequestIdMiddleware sees it: under DEBUG that is the HTML debug page. Checked here,
+      it is the 400 envelope in every mode.
 
     Under /v1 the answer is the JSON envelope; elsewhere Django's plain pages.
     """
@@ -88,6 +92,12 @@ class RequestGuardMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        if is_api(request):
+            try:
+                request.get_host()
+            except DisallowedHost as exc:
+                log_request_refusal(request, exc)
+                return error_response(request, request_refusal(exc))
         query = request.META.get("QUERY_STRING", "")
         if "\x00" in request.path or "%00" in query or "\x00" in query:
             return self._refuse(request, BadRequest("The URL holds a NUL character."))

@@ -9,6 +9,7 @@ line written while a request or a job it deferred runs carries that request's id
 
 import json
 import logging
+import time
 from datetime import UTC, datetime
 
 from .trace import request_id_var
@@ -33,12 +34,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
+class PlainFormatter(logging.Formatter):
+    """Readable lines, stamped in UTC like the JSON ones (``2026-11-30 08:03:27.311Z``),
+    never in the process's zone (Django sets it to TIME_ZONE, Los Angeles)."""
+
+    converter = time.gmtime
+    default_msec_format = "%s.%03dZ"
+
+
 def logging_config(*, log_format: str, level: str) -> dict:
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {
-            "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+            "plain": {
+                "()": "layers_ops.ops.logs.PlainFormatter",
+                "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            },
             "json": {"()": "layers_ops.ops.logs.JsonFormatter"},
         },
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": log_format}},

@@ -76,3 +76,18 @@ def test_django_request_errors_under_v1_are_the_envelope(partner, where, name, s
 
     error = assert_envelope(response, status, code)
     assert "Too" not in error["message"] and "Odd" not in error["message"]  # ours, not Django's
+
+
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("path", ["/v1/whoami", "/v1/no-such-endpoint", "/v1"])
+def test_a_host_the_service_does_not_serve_is_the_envelope_even_under_debug(
+    partner, settings, debug, path
+):
+    settings.DEBUG = debug
+
+    response = partner.client.get(path, HTTP_HOST="evil.example")
+
+    error = assert_envelope(response, 400, "BAD_REQUEST")
+    assert error["message"] == "The request names a Host this service does not serve."
+    assert response["Content-Type"] == "application/json"
+    assert b"<html" not in response.content.lower()

@@ -72,6 +72,7 @@ def test_every_scheduled_job_is_registered_on_the_maintenance_queue():
         "layers_ops.staff.tasks.form_tokens_purge_scheduled": ("37 * * * *", "maintenance"),
         "layers_ops.jobs.tasks.jobs_stalled_retry": ("*/5 * * * *", "maintenance"),
         "layers_ops.jobs.tasks.jobs_prune": ("17 * * * *", "maintenance"),
+        "billing.tasks.ledger_verify_scheduled": ("30 11 * * *", "maintenance"),
     }
     # None retries: a failed periodic run is simply run again at its next time.
     for task in app.periodic_registry.periodic_tasks.values():
@@ -114,3 +115,14 @@ def test_a_scheduled_renewal_run_is_recorded():
     run = RenewalRun.objects.get()
     assert run.trigger == "schedule"
     assert run.finished_at - run.started_at < timedelta(minutes=1)
+
+
+def test_the_nightly_reconciliation_is_recorded():
+    from billing.models import ReconciliationRun
+    from billing.tasks import ledger_verify_scheduled
+
+    with transaction.atomic():
+        ledger_verify_scheduled.defer(timestamp=5)
+    jobs_run(queues=["maintenance"])
+    run = ReconciliationRun.objects.get()
+    assert run.source == "schedule"

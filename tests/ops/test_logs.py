@@ -81,3 +81,15 @@ def test_log_format_defaults_to_plain_under_debug_and_json_otherwise():
             check=True,
         ).stdout
         assert out.strip().endswith(expected)
+
+
+def test_both_log_formats_stamp_lines_in_utc():
+    from layers_ops.ops.logs import JsonFormatter, PlainFormatter
+
+    record = logging.makeLogRecord({"msg": "hello", "levelname": "INFO", "name": "x"})
+    record.created, record.msecs = 1_795_000_000.25, 250  # 03:06:40 in Los Angeles
+    plain = PlainFormatter("%(asctime)s %(message)s").format(record)
+    as_json = json.loads(JsonFormatter().format(record))
+
+    assert plain == "2026-11-18 11:06:40.250Z hello"
+    assert as_json["time"] == "2026-11-18T11:06:40.250+00:00"
