@@ -90,10 +90,10 @@ def address_refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> s
             return what
     if address in _CGNAT:
         return "a carrier-grade NAT address (100.64.0.0/10)"
-    if address.is_private:
-        return "a private address"
     if address.is_reserved:
         return "a reserved address"
+    if address.is_private:
+        return "a private address"
     if not address.is_global:
         return "not a public address"
     return None

@@ -2,19 +2,25 @@
 on 127.0.0.1, signed, retried on the ladder (the clock moved, never waited), refused for
 private addresses, and never sent twice."""
 
+import ipaddress
 import itertools
 import json
+import socket
+import ssl
 import time
 from collections import Counter
 from datetime import timedelta
 from email.utils import format_datetime
 
 import pytest
+import trustme
 from django.db import transaction
 from django.utils import timezone
+from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from layers_ops.jobs.engine import defer
+from layers_ops.webhooks import transport
 from layers_ops.webhooks.models import (
     DeliveryStatus,
     EndpointStatus,
@@ -393,3 +399,105 @@ def test_during_a_rotation_both_secrets_sign_until_the_old_one_expires(
     assert header.count("v1=") == 1
     assert signature_verify(header=header, body=after.get_data(), secret="whsec_new")
     assert not signature_verify(header=header, body=after.get_data(), secret="whsec_old")
+
+
+@pytest.fixture
+def fake_dns(monkeypatch):
+    """Answers for ``*.example.test`` names as told; every other name as the system does.
+    Records each lookup."""
+    answers, lookups = {}, []
+    system = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host in answers:
+            lookups.append(host)
+            return [
+                (
+                    socket.AF_INET6 if ":" in a else socket.AF_INET,
+                    socket.SOCK_STREAM,
+                    6,
+                    "",
+                    (a, port),
+                )
+                for a in answers[host]
+            ]
+        return system(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return answers, lookups
+
+
+def test_https_goes_to_the_address_resolved_once_with_the_host_name_on_tls(
+    private_urls, fake_dns, monkeypatch
+):
+    answers, lookups = fake_dns
+    private_urls.WEBHOOK_RETRY_SCHEDULE = [60]
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("hooks.example.test").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    monkeypatch.setattr(transport, "_ssl_context", lambda: client_context)
+    server = HTTPServer(host="127.0.0.1", port=0, ssl_context=server_context, threaded=True)
+    server.start()
+    try:
+        handler = answering(200)
+        server.expect_request("/hooks").respond_with_handler(handler)
+        answers["hooks.example.test"] = ["127.0.0.1"]
+        answers["other.example.test"] = ["127.0.0.1"]  # same server, a name its cert lacks
+        good = endpoint_make(f"https://hooks.example.test:{server.port}/hooks")
+        wrong = endpoint_make(f"https://other.example.test:{server.port}/hooks")
+        (good_id,) = emit(good)
+        (wrong_id,) = emit(wrong)
+
+        jobs_run(queues=["webhooks"])
+    finally:
+        server.stop()
+
+    assert WebhookDelivery.objects.get(pk=good_id).status == DeliveryStatus.SUCCEEDED
+    (request,) = handler.seen
+    assert request.headers["Host"] == f"hooks.example.test:{server.port}"
+    assert lookups == ["hooks.example.test", "other.example.test"]  # one lookup an attempt
+    wrong_delivery = WebhookDelivery.objects.get(pk=wrong_id)
+    assert (wrong_delivery.status, wrong_delivery.last_status_code) == ("pending", None)
+    error = WebhookAttempt.objects.get(delivery_id=wrong_id).error
+    assert error.startswith("TLS certificate refused")
+    assert "other.example.test" in error
+
+
+def test_one_private_address_among_public_ones_refuses_the_host(fake_dns):
+    answers, _ = fake_dns
+    answers["mixed.example.test"] = ["93.184.216.34", "10.0.0.7"]
+    endpoint = endpoint_make("https://mixed.example.test/hooks")
+    (delivery_id,) = emit(endpoint)
+
+    jobs_run(queues=["webhooks"])
+
+    assert WebhookDelivery.objects.get(pk=delivery_id).status == DeliveryStatus.FAILED
+    error = WebhookAttempt.objects.get(delivery_id=delivery_id).error
+    assert error == "refused: mixed.example.test resolves to 10.0.0.7, a private address"
+
+
+@pytest.mark.parametrize(
+    ("address", "refused"),
+    [
+        ("8.8.8.8", None),
+        ("2606:4700:4700::1111", None),
+        ("::ffff:8.8.8.8", None),
+        ("192.168.1.1", "a private address"),
+        ("172.16.0.1", "a private address"),
+        ("fc00::1", "a private address"),
+        ("fe80::1", "a link-local address"),
+        ("169.254.1.1", "a link-local address"),
+        ("224.0.0.1", "a multicast address"),
+        ("ff02::1", "a multicast address"),
+        ("240.0.0.1", "a reserved address"),
+        ("::", "an unspecified address"),
+        ("64:ff9b::a00:1", "it embeds 10.0.0.1, a private address"),
+        ("2002:7f00:1::", "it embeds 127.0.0.1, a loopback address"),
+        ("::ffff:169.254.169.254", "it embeds 169.254.169.254, a cloud metadata address"),
+        ("100.127.255.254", "a carrier-grade NAT address (100.64.0.0/10)"),
+    ],
+)
+def test_which_addresses_a_delivery_may_reach(address, refused):
+    assert transport.address_refusal(ipaddress.ip_address(address)) == refused
