@@ -34,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from procrastinate import manager
 from procrastinate.contrib.django.django_connector import DjangoConnector
@@ -198,11 +199,33 @@ def _verdict(answer: transport.Answer) -> tuple[str, str]:
     return "failed", ""
 
 
+# A busy endpoint's last_success_at is written at most once a second (a success then
+# only locks the endpoint row when it changes something), so its deliveries do not queue
+# on that one row.
+SUCCESS_NOTE_EVERY = timedelta(seconds=1)
+
+
+def _success_note(endpoint_id: str, *, now: datetime) -> None:
+    """Resets the endpoint's failure count and notes the success; first in the
+    transaction, so the endpoint row is locked before the delivery's, as everywhere."""
+    WebhookEndpoint.objects.filter(pk=endpoint_id).filter(
+        Q(consecutive_failure_count__gt=0)
+        | Q(last_success_at__isnull=True)
+        | Q(last_success_at__lt=now - SUCCESS_NOTE_EVERY)
+    ).update(last_success_at=now, consecutive_failure_count=0)
+
+
 def _record(claim: Claim, answer: transport.Answer, *, started_at: datetime) -> None:
     now = timezone.now()
     verdict, error = _verdict(answer)
     with transaction.atomic():
-        endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=claim.endpoint_id).first()
+        if verdict == "succeeded":
+            _success_note(claim.endpoint_id, now=now)
+            endpoint = WebhookEndpoint.objects.filter(pk=claim.endpoint_id).first()
+        else:
+            endpoint = (
+                WebhookEndpoint.objects.select_for_update().filter(pk=claim.endpoint_id).first()
+            )
         delivery = (
             WebhookDelivery.objects.select_for_update(of=("self",))
             .filter(pk=claim.delivery_id)
@@ -229,9 +252,6 @@ def _record(claim: Claim, answer: transport.Answer, *, started_at: datetime) -> 
         if verdict == "succeeded":
             delivery.status = DeliveryStatus.SUCCEEDED
             delivery.save(update_fields=fields)
-            endpoint.last_success_at = now
-            endpoint.consecutive_failure_count = 0
-            endpoint.save(update_fields=["last_success_at", "consecutive_failure_count"])
             return
 
         endpoint.consecutive_failure_count += 1
