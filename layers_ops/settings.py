@@ -315,6 +315,9 @@ if not _retry_schedule or not all(
 WEBHOOK_RETRY_SCHEDULE = [int(seconds) for seconds in _retry_schedule]
 # After this many failures in a row an endpoint is auto-paused until it is resumed.
 WEBHOOK_AUTO_PAUSE_FAILURES = 20
+# One attempt: this long to connect, this long in all (the answer's body included).
+WEBHOOK_CONNECT_TIMEOUT_SECONDS = 5
+WEBHOOK_TIMEOUT_SECONDS = 15
 # Deliveries go only to https URLs on public addresses; true (the demo and tests only)
 # also allows http and loopback or private addresses.
 WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=False)

@@ -15,6 +15,10 @@ inside ``job_run`` (``job_run_async`` for async tasks).
 import logging
 import time
 from contextlib import contextmanager
+from datetime import datetime
+
+from procrastinate import manager
+from procrastinate.contrib.django.django_connector import DjangoConnector
 
 from layers_ops.ops.trace import request_id_var
 
@@ -28,12 +32,20 @@ QUEUES = (QUEUE_WEBHOOKS, QUEUE_MAINTENANCE)
 REQUEST_ID_ARG = "request_id"
 
 
-def defer(task, **kwargs) -> int:
-    """Queue ``task`` with ``kwargs`` in the current transaction; returns the job id."""
+# Jobs are written through Django's own connection, so inside the caller's transaction,
+# in a web process or a job alike: in a worker, procrastinate's app runs on a pool of its
+# own, and ``task.defer()`` there would commit the job apart from the change.
+_jobs_in_transaction = manager.JobManager(DjangoConnector())
+
+
+def defer(task, *, schedule_at: datetime | None = None, **kwargs) -> int:
+    """Queue ``task`` with ``kwargs`` in the current transaction (to run at
+    ``schedule_at``, or now); returns the job id."""
     request_id = request_id_var.get()
     if request_id:
         kwargs[REQUEST_ID_ARG] = request_id
-    return task.defer(**kwargs)
+    job = task.configure(schedule_at=schedule_at).make_new_job(**kwargs)
+    return _jobs_in_transaction.defer_job(job).id
 
 
 @contextmanager

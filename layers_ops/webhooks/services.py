@@ -116,14 +116,18 @@ def events_emit(occurrences: list[Occurrence], *, now: datetime | None = None) -
         )
         events.append(event)
         deliveries += [
-            WebhookDelivery(endpoint=endpoint, event=event, created_at=now, next_attempt_at=now)
+            WebhookDelivery(
+                endpoint=endpoint,
+                event=event,
+                created_at=now,
+                # An auto-paused endpoint's deliveries wait, pending, until it is resumed.
+                next_attempt_at=now if endpoint.status == EndpointStatus.ACTIVE else None,
+            )
             for endpoint in subscribed
         ]
     WebhookEvent.objects.bulk_create(events)
     WebhookDelivery.objects.bulk_create(deliveries)
-    # An auto-paused endpoint's deliveries wait, pending, until it is resumed.
-    active = {e.pk for e in endpoints if e.status == EndpointStatus.ACTIVE}
-    _deliveries_defer([d for d in deliveries if d.endpoint_id in active])
+    _deliveries_defer([d for d in deliveries if d.next_attempt_at is not None])
     return len(deliveries)
 
 

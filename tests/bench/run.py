@@ -671,6 +671,11 @@ def slow_clients_main() -> int:
     return slow_clients.main()
 
 
+def webhooks_main() -> int:
+    """Deliveries per second and commit-to-receiver latency (``tests.bench.webhooks``)."""
+    return subprocess.call([sys.executable, "-m", "tests.bench.webhooks"], cwd=ROOT)
+
+
 def probes_main() -> int:
     """``/healthz``, ``/readyz`` and a ``/metrics`` scrape, in process (``tests.bench.probes``)."""
     return subprocess.call([sys.executable, "-m", "tests.bench.probes"], cwd=ROOT)
@@ -731,6 +736,7 @@ SECTIONS = {
     "finance": finance_main,
     "wallet": wallet_main,
     "slow-clients": slow_clients_main,
+    "webhooks": webhooks_main,
     "probes": probes_main,
 }
 
@@ -738,7 +744,7 @@ SECTIONS = {
 def main() -> int:
     """``make bench`` runs every section; ``python -m tests.bench.run SECTION`` (or
     ``BENCH_SECTION=SECTION make bench``) runs one: http, ops, intake, renewals, finance,
-    wallet, slow-clients, probes."""
+    wallet, slow-clients, webhooks, probes."""
     named = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("BENCH_SECTION", "")
     if os.environ.get("BENCH_REFUSALS_ONLY", "") not in ("", "0"):
         named = "http"

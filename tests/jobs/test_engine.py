@@ -73,6 +73,7 @@ def test_every_scheduled_job_is_registered_on_the_maintenance_queue():
         "layers_ops.jobs.tasks.jobs_stalled_retry": ("*/5 * * * *", "maintenance"),
         "layers_ops.jobs.tasks.jobs_prune": ("17 * * * *", "maintenance"),
         "billing.tasks.ledger_verify_scheduled": ("30 11 * * *", "maintenance"),
+        "layers_ops.webhooks.tasks.deliveries_overdue_requeue": ("*/5 * * * *", "maintenance"),
     }
     # None retries: a failed periodic run is simply run again at its next time.
     for task in app.periodic_registry.periodic_tasks.values():

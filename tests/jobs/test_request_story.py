@@ -31,5 +31,7 @@ def test_the_request_id_is_on_the_web_line_and_on_the_line_of_the_job_it_deferre
     web = [line for line in lines if line["logger"] == "layers_ops.request"]
     job = [line for line in lines if line["logger"] == "layers_ops.job"]
     assert [line["requestId"] for line in web if line["path"].endswith("/test")] == [request_id]
-    assert [line["requestId"] for line in job] == [request_id]
-    assert job[0]["task"] == "layers_ops.webhooks.tasks.delivery_send"
+    # The first attempt and its retries (nobody listens on port 9) all carry it.
+    assert len(job) >= 2
+    assert {line["requestId"] for line in job} == {request_id}
+    assert {line["task"] for line in job} == {"layers_ops.webhooks.tasks.delivery_send"}

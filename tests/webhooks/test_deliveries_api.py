@@ -138,3 +138,26 @@ def test_a_replay_to_a_paused_endpoint_is_refused(partner):
     response = partner.client.post(f"/v1/webhook-deliveries/{delivery.pk}/replay")
     assert response.status_code == 409
     assert WebhookDelivery.objects.count() == 1
+
+
+def test_a_delivery_whose_job_was_lost_is_queued_again_by_the_sweep(partner):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from layers_ops.webhooks.tasks import deliveries_overdue_requeue
+
+    endpoint_for(partner)
+    events_emit([occurrence(partner)])
+    delivery = WebhookDelivery.objects.get()
+    with transaction.atomic():  # the job is lost (say it raised before recording)
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM procrastinate_jobs")
+    assert deliveries_overdue_requeue(timestamp=0) == 0  # due just now: not overdue yet
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        next_attempt_at=timezone.now() - timedelta(minutes=11)
+    )
+    assert deliveries_overdue_requeue(timestamp=0) == 1
+    assert [job["args"]["delivery_id"] for job in jobs()] == [delivery.pk]
