@@ -41,7 +41,7 @@ FIXED = {
     "count",
 }
 FIXED_HEADERS = {"Content-Type", "X-RateLimit-Limit", "X-RateLimit-Endpoint-Class"}
-ID_PREFIX = re.compile(r"^(org|prj|lreq|sa|key|le|txn|req)_")
+ID_PREFIX = re.compile(r"^(org|prj|lreq|sa|key|le|txn|req|whe|whd|evt|whsec)_")
 
 
 # The partner guide's examples ------------------------------------------------------------
