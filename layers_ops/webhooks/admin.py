@@ -5,6 +5,7 @@ resume endpoints (``webhooks.pause_webhookendpoint``), replay deliveries
 (``webhooks.replay_webhookdelivery``).
 """
 
+import json
 from datetime import timedelta
 
 from django.contrib import admin, messages
@@ -16,6 +17,9 @@ from layers_ops.admin_display import ReadOnlyMixin, local_time, short_id
 
 from . import services
 from .models import EndpointStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+# Bodies and answers wrap: a long JSON line must not push the page sideways.
+_PRE = '<pre style="white-space: pre-wrap; overflow-wrap: anywhere; margin: 0">{}</pre>'
 
 # A second Replay within this long of the first is taken for a double click.
 REPLAY_REPEAT_WINDOW = timedelta(minutes=1)
@@ -125,7 +129,7 @@ class WebhookEndpointAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 class AttemptInline(ReadOnlyMixin, admin.TabularInline):
     model = WebhookAttempt
-    fields = ["number", "started", "status_code", "duration_ms", "error", "answer"]
+    fields = ["number", "started", "status_code", "took", "error", "answer"]
     readonly_fields = fields
     extra = 0
     verbose_name_plural = "Attempts (the receiver's answer: its first kilobyte)"
@@ -134,24 +138,18 @@ class AttemptInline(ReadOnlyMixin, admin.TabularInline):
     def started(self, obj):
         return local_time(obj.started_at)
 
+    @admin.display(description="Took")
+    def took(self, obj):
+        return f"{obj.duration_ms:,} ms"
+
     @admin.display(description="Answer")
     def answer(self, obj):
-        return format_html('<pre class="webhook-answer">{}</pre>', obj.response_excerpt or "—")
+        return format_html(_PRE, obj.response_excerpt or "—")
 
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = [
-        "delivery",
-        "event_type",
-        "endpoint_cell",
-        "status",
-        "attempts",
-        "last_status_code",
-        "last_attempt",
-        "next_attempt",
-        "created",
-    ]
+    list_display = ["delivery", "event_type", "endpoint_cell", "status", "tries", "timing"]
     list_filter = ["status", "event__type"]
     search_fields = [
         "id",
@@ -182,9 +180,25 @@ class WebhookDeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def has_replay_permission(self, request):
         return request.user.has_perm("webhooks.replay_webhookdelivery")
 
-    @admin.display(description="Delivery", ordering="id")
+    @admin.display(description="Delivery · created", ordering="created_at")
     def delivery(self, obj):
-        return short_id(obj.pk)
+        return format_html("{}<br>{}", short_id(obj.pk), local_time(obj.created_at))
+
+    @admin.display(description="Attempts", ordering="attempts")
+    def tries(self, obj):
+        if not obj.attempts:
+            return "none yet"
+        last = obj.last_status_code or "no answer"
+        return format_html("{}<br>last: {}", obj.attempts, last)
+
+    @admin.display(description="Last · next attempt", ordering="next_attempt_at")
+    def timing(self, obj):
+        last = local_time(obj.last_attempt_at)
+        if obj.status != "pending":
+            return last
+        if obj.next_attempt_at is None:
+            return format_html("{}<br>{}", last, "waits: endpoint not active")
+        return format_html("{}<br>next {}", last, local_time(obj.next_attempt_at))
 
     @admin.display(description="Event", ordering="event__type")
     def event_type(self, obj):
@@ -215,7 +229,7 @@ class WebhookDeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description="Body sent")
     def body(self, obj):
-        return format_html('<pre class="webhook-answer">{}</pre>', obj.event.body)
+        return format_html(_PRE, json.dumps(json.loads(obj.event.body), indent=2))
 
     @admin.action(description="Replay selected deliveries (as new events)", permissions=["replay"])
     def replay(self, request, queryset):

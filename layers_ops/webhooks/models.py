@@ -21,14 +21,15 @@ def new_delivery_id() -> str:
 
 
 class EventType(models.TextChoices):
-    LEASE_REQUEST_ASSIGNED = "lease_request.assigned"
-    LEASE_REQUEST_PARTIAL = "lease_request.partial"
-    LEASE_REQUEST_REJECTED = "lease_request.rejected"
-    LEASE_REQUEST_CANCELLED = "lease_request.cancelled"
-    LEASE_PAST_DUE = "lease.past_due"
-    LEASE_DISCONNECTED = "lease.disconnected"
-    WALLET_LOW_BALANCE = "wallet.low_balance"
-    TEST_PING = "test.ping"
+    # Labelled by their names: that is what partners and ops read everywhere.
+    LEASE_REQUEST_ASSIGNED = "lease_request.assigned", "lease_request.assigned"
+    LEASE_REQUEST_PARTIAL = "lease_request.partial", "lease_request.partial"
+    LEASE_REQUEST_REJECTED = "lease_request.rejected", "lease_request.rejected"
+    LEASE_REQUEST_CANCELLED = "lease_request.cancelled", "lease_request.cancelled"
+    LEASE_PAST_DUE = "lease.past_due", "lease.past_due"
+    LEASE_DISCONNECTED = "lease.disconnected", "lease.disconnected"
+    WALLET_LOW_BALANCE = "wallet.low_balance", "wallet.low_balance"
+    TEST_PING = "test.ping", "test.ping"
 
 
 class EndpointStatus(models.TextChoices):
@@ -178,4 +179,4 @@ class WebhookAttempt(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.delivery_id} #{self.number}"
+        return f"Attempt {self.number}"
