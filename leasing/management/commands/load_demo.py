@@ -22,7 +22,7 @@ from leasing.sla import sla_due_at
 
 DEMO_ORG = "Demo Coffee Co"
 DEMO_WALLET_CENTS = 300_000  # $3,000: twenty account-months
-DEMO_SCOPES = [Scope.LEASED_WRITE, Scope.BILLING_READ]
+DEMO_SCOPES = [Scope.LEASED_WRITE, Scope.BILLING_READ, Scope.WEBHOOKS_WRITE]
 STAFF = {"ops": OPS, "finance": FINANCE}
 
 SECOND_ORG = "Northwind Games"
@@ -228,6 +228,15 @@ class Command(BaseCommand):
             "",
             f"curl -s {base_url}/v1/projects/{project_id}/leased-accounts/requests \\",
             f'  -H "Authorization: Bearer {token}"',
+            "",
+            "Or be told: a webhook endpoint (the worker beside the server delivers to any local",
+            "receiver that answers 2xx; its signing secret is in the answer):",
+            "",
+            f"curl -s {base_url}/v1/webhook-endpoints \\",
+            f'  -H "Authorization: Bearer {token}" \\',
+            '  -H "Content-Type: application/json" \\',
+            '  -d \'{"url": "http://127.0.0.1:9000/hooks", "events": '
+            '["lease_request.assigned", "lease_request.partial", "lease_request.rejected"]}\'',
             "",
         ]
         self.stdout.write("\n".join(lines))
