@@ -154,3 +154,31 @@ def test_worker_processes_counts_are_added_up(tmp_path):
     ).stdout
     labels = 'method="GET",route="/v1/whoami",status="200"'
     assert f"layers_http_request_duration_seconds_count{{{labels}}} 2.0" in shown
+
+
+def test_webhook_and_job_gauges_move_when_a_delivery_waits_and_fails(partner):
+    from layers_ops.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+    from layers_ops.webhooks.services import Occurrence, events_emit, secret_new
+
+    WebhookEndpoint.objects.create(
+        organization=partner.organization,
+        url="https://hooks.example.com/layers",
+        events=["lease.past_due"],
+        secret=secret_new(),
+    )
+    before = scrape()
+    assert value(before, "layers_webhook_deliveries_pending") == 0
+    assert value(before, "layers_jobs_waiting", queue="webhooks") == 0
+
+    events_emit(
+        [Occurrence(organization_id=partner.organization.pk, type="lease.past_due", data={})]
+    )
+    queued = scrape()
+    assert value(queued, "layers_webhook_deliveries_pending") == 1
+    assert value(queued, "layers_webhook_deliveries_due") == 1
+    assert value(queued, "layers_jobs_waiting", queue="webhooks") == 1
+
+    WebhookDelivery.objects.update(status=DeliveryStatus.FAILED, next_attempt_at=None)
+    failed = scrape()
+    assert value(failed, "layers_webhook_deliveries_pending") == 0
+    assert value(failed, "layers_webhook_deliveries_failed_24h") == 1
