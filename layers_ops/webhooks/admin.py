@@ -108,23 +108,20 @@ class WebhookEndpointAdmin(ReadOnlyMixin, admin.ModelAdmin):
         permissions=["pause"],
     )
     def pause(self, request, queryset):
-        changed = 0
-        for endpoint in queryset:
-            if endpoint.status != EndpointStatus.PAUSED:
-                services.endpoint_pause(endpoint=endpoint)
-                changed += 1
-        self.message_user(request, f"{changed} endpoint(s) paused.", messages.SUCCESS)
+        self._status_set(request, queryset, EndpointStatus.PAUSED, services.endpoint_pause)
 
     @admin.action(
         description="Resume selected endpoints (and send what waited)", permissions=["pause"]
     )
     def resume(self, request, queryset):
-        changed = 0
-        for endpoint in queryset:
-            if endpoint.status != EndpointStatus.ACTIVE:
-                services.endpoint_resume(endpoint=endpoint)
-                changed += 1
-        self.message_user(request, f"{changed} endpoint(s) resumed.", messages.SUCCESS)
+        self._status_set(request, queryset, EndpointStatus.ACTIVE, services.endpoint_resume)
+
+    def _status_set(self, request, queryset, status, service):
+        changed = [endpoint for endpoint in queryset if endpoint.status != status]
+        for endpoint in changed:
+            service(endpoint=endpoint)
+        done = "paused" if status == EndpointStatus.PAUSED else "resumed"
+        self.message_user(request, f"{len(changed)} endpoint(s) {done}.", messages.SUCCESS)
 
 
 class AttemptInline(ReadOnlyMixin, admin.TabularInline):

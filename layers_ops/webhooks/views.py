@@ -74,6 +74,19 @@ def _endpoint_location(request, endpoint) -> dict:
     return {"Location": request.build_absolute_uri(url)}
 
 
+def _sent_responses(serializer) -> dict:
+    """What an operation that sends to an endpoint answers: 202, or 409 when paused."""
+    return {202: serializer, **error_responses(401, 403, 404, 422, 429), 409: not_active}
+
+
+def _sent(service, **kwargs):
+    """Calls a service that sends to an endpoint; a paused one is 409 ``CONFLICT``."""
+    try:
+        return service(**kwargs)
+    except services.EndpointNotActive as refused:
+        raise Conflict(str(refused)) from None
+
+
 class EndpointListView(PartnerAPIView):
     """The organization's webhook endpoints, and new ones."""
 
@@ -222,11 +235,7 @@ class EndpointTestView(PartnerAPIView):
         description="A `test.ping` event (its `data` is the endpoint), to this endpoint only.",
         request=None,
         parameters=[idempotency_key_header],
-        responses={
-            202: DeliveryOut,
-            **error_responses(401, 403, 404, 422, 429),
-            409: not_active,
-        },
+        responses=_sent_responses(DeliveryOut),
         tags=TAGS,
     )
     @idempotent
@@ -234,10 +243,7 @@ class EndpointTestView(PartnerAPIView):
         endpoint = selectors.endpoint_get(
             organization_id=request.auth.organization_id, endpoint_id=endpoint_id
         )
-        try:
-            delivery = services.endpoint_ping(endpoint=endpoint, data=EndpointOut(endpoint).data)
-        except services.EndpointNotActive as refused:
-            raise Conflict(str(refused)) from None
+        delivery = _sent(services.endpoint_ping, endpoint=endpoint, data=EndpointOut(endpoint).data)
         return Response(
             DeliveryOut(delivery).data, status=202, headers=_delivery_location(request, delivery)
         )
@@ -304,11 +310,7 @@ class DeliveryReplayView(PartnerAPIView):
         ),
         request=None,
         parameters=[idempotency_key_header],
-        responses={
-            202: ReplayOut,
-            **error_responses(401, 403, 404, 422, 429),
-            409: not_active,
-        },
+        responses=_sent_responses(ReplayOut),
         tags=TAGS,
     )
     @idempotent
@@ -316,10 +318,7 @@ class DeliveryReplayView(PartnerAPIView):
         delivery = selectors.delivery_get(
             organization_id=request.auth.organization_id, delivery_id=delivery_id
         )
-        try:
-            replay = services.delivery_replay(delivery=delivery)
-        except services.EndpointNotActive as refused:
-            raise Conflict(str(refused)) from None
+        replay = _sent(services.delivery_replay, delivery=delivery)
         return Response(
             ReplayOut(replay).data, status=202, headers=_delivery_location(request, replay)
         )
