@@ -14,7 +14,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import cached_property, wraps
+from functools import cache, cached_property, wraps
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -108,8 +108,32 @@ def _parse_key(raw: str) -> uuid.UUID:
         ) from None
 
 
+@cache
+def _lookup_sql() -> tuple[str, list]:
+    fields = IdempotencyKey._meta.concrete_fields
+    sql = (
+        f"SELECT {', '.join(f.column for f in fields)} FROM {IdempotencyKey._meta.db_table} "
+        "WHERE organization_id = %s AND key = %s"
+    )
+    return sql, fields
+
+
 def _lookup(organization_id: str, key: uuid.UUID) -> IdempotencyKey | None:
-    return IdempotencyKey.objects.filter(organization_id=organization_id, key=key).first()
+    """The key's stored answer, if any. Every POST with a key asks (the rate limiter must
+    know whether it is a replay, which spends nothing), so this is one plain SELECT by
+    the unique (organization, key) index rather than a queryset: building and compiling
+    the queryset cost ~0.4 ms of CPU per POST, more than the statement itself."""
+    sql, fields = _lookup_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [organization_id, key])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = [
+        f.from_db_value(v, None, connection) if hasattr(f, "from_db_value") else v
+        for f, v in zip(fields, row, strict=True)
+    ]
+    return IdempotencyKey.from_db(connection.alias, [f.attname for f in fields], values)
 
 
 def claim_for(request) -> Claim | None:
