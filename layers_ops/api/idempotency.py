@@ -22,7 +22,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 from rest_framework.response import Response
 
-from .exceptions import ApiError, Conflict, ValidationFailed
+from .exceptions import Conflict, ValidationFailed
 from .models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
@@ -244,9 +244,11 @@ def idempotent(handler=None, *, in_statement: bool = False):
                 if 200 <= response.status_code < 300:
                     response = rendered(view, response)
                     _store(organization_id, claim, response)
-        except (IntegrityError, ApiError):
+        except (IntegrityError, Conflict):
             # A concurrent request with the same key may have committed first; its claim
-            # (or its partner requestId) is what refused this one. Answer as it did.
+            # (or its partner requestId) is what refused this one. Answer as it did. (Any
+            # other refusal, a 422 or a 402, cannot come from another request: it is
+            # answered without reading the key again.)
             stored = _lookup(organization_id, claim.key)
             if stored is None or stored.created_at < timezone.now() - ttl():
                 raise
