@@ -18,6 +18,7 @@ from django.db import transaction
 from rest_framework.exceptions import ParseError
 from rest_framework.throttling import BaseThrottle
 
+from layers_ops.partners import keycache
 from layers_ops.partners.models import RateLimitTier
 
 from . import authentication, idempotency
@@ -120,7 +121,21 @@ def _admit(counts: dict[int, int], *, now: float, limit: int, spend: bool) -> bo
 
 
 class KeyChanged(Exception):
-    """The API key changed (was revoked) since this process cached it: nothing was spent."""
+    """The cached API key could not be confirmed: it changed (was revoked) since this
+    process cached it, and nothing was spent (``decision`` None); or Redis did not
+    answer, and the hit was counted in the database instead (``decision``)."""
+
+    def __init__(self, decision: "Decision | None" = None):
+        super().__init__()
+        self.decision = decision
+
+
+class Unconfirmed(Exception):
+    """From a store to ``check``: counted (``window``), but the cached key unconfirmed."""
+
+    def __init__(self, window: Window):
+        super().__init__()
+        self.window = window
 
 
 class DatabaseStore:
@@ -226,9 +241,11 @@ class RedisStore:
             )
         except self.errors:
             logger.exception("Redis rate-limit store failed; counting in the database")
+            keycache.forget_all()  # versions may be missed while Redis is away
+            window = self.fallback.hit(bucket, limit=limit, now=now, spend=spend)
             if key is not None:
-                raise KeyChanged() from None  # unconfirmed: the caller reads the database
-            return self.fallback.hit(bucket, limit=limit, now=now, spend=spend)
+                raise Unconfirmed(window) from None  # the caller reads the key's row
+            return window
         if reply[0] == -1:
             raise KeyChanged()
         allowed, used, oldest, frees_at = (int(v) for v in reply)
@@ -258,9 +275,14 @@ def check(
     limit = LIMITS[tier][klass]
     now = time.time() if now is None else now
     store = store_for(settings.REDIS_URL)
+    bucket = f"{api_key_id}:{klass}"
     if key is not None and not store.confirms_keys:
-        raise KeyChanged()
-    window = store.hit(f"{api_key_id}:{klass}", limit=limit, now=now, spend=spend, key=key)
+        window = store.hit(bucket, limit=limit, now=now, spend=spend)
+        raise KeyChanged(_decide(window, now=now, limit=limit, klass=klass))
+    try:
+        window = store.hit(bucket, limit=limit, now=now, spend=spend, key=key)
+    except Unconfirmed as unconfirmed:
+        raise KeyChanged(_decide(unconfirmed.window, now=now, limit=limit, klass=klass)) from None
     return _decide(window, now=now, limit=limit, klass=klass)
 
 
@@ -289,10 +311,10 @@ class EndpointClassThrottle(BaseThrottle):
                 key=getattr(api_key, "unconfirmed", None),
             )
             api_key.unconfirmed = None  # the script found its version unchanged
-        except KeyChanged:
+        except KeyChanged as changed:
             authentication.confirm(request, api_key)  # 401 when it was revoked
             api_key = request.auth
-            decision = check(
+            decision = changed.decision or check(
                 api_key_id=api_key.pk,
                 tier=api_key.rate_limit_tier,
                 method=request.method,

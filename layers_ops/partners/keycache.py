@@ -39,6 +39,7 @@ from .models import ApiKey
 logger = logging.getLogger(__name__)
 
 TTL = 60.0
+RETRY_AFTER = 1.0
 FIELDS = tuple(f.attname for f in ApiKey._meta.concrete_fields)
 
 # Reads the key's version, making one when there is none yet (first use, or Redis lost it).
@@ -70,6 +71,7 @@ class Entry:
 
 _entries: dict[str, Entry] = {}
 _lock = threading.Lock()
+_redis_away_until = 0.0
 
 
 def enabled() -> bool:
@@ -101,7 +103,7 @@ def lookup(key_id: str) -> Entry | None:
 def version_read(key_id: str) -> str | None:
     """The key's current version, to cache its row under; None when it cannot be cached
     (no Redis, or Redis not answering)."""
-    if not enabled():
+    if not enabled() or time.monotonic() < _redis_away_until:
         return None
     _, read, errors = _client(settings.REDIS_URL)
     try:
@@ -110,6 +112,16 @@ def version_read(key_id: str) -> str | None:
         logger.warning("Redis did not answer: API keys are read from the database")
         forget_all()
         return None
+
+
+def forget_all() -> None:
+    """Drop every entry: Redis was unreachable, so a version change may have been
+    missed. For ``RETRY_AFTER`` seconds nothing is cached (or asked of Redis here), so
+    an outage costs a request no more Redis timeouts than the rate limiter's own."""
+    global _redis_away_until
+    _redis_away_until = time.monotonic() + RETRY_AFTER
+    with _lock:
+        _entries.clear()
 
 
 def remember(api_key: ApiKey, version: str) -> None:
@@ -131,11 +143,6 @@ def touched(key_id: str, last_used_at) -> None:
 def forget(key_id: str) -> None:
     with _lock:
         _entries.pop(key_id, None)
-
-
-def forget_all() -> None:
-    with _lock:
-        _entries.clear()
 
 
 def version_bump(key_id: str) -> None:
