@@ -1,5 +1,7 @@
 """Partner API views: validate, call one service or selector, render."""
 
+from functools import partial
+
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
@@ -132,7 +134,7 @@ class LeaseRequestCreateView(PartnerAPIView):
         claim = getattr(request, "idempotency_claim", None)
         requests.lease_request_queue(
             lease_request=lease_request,
-            claim=claim.insert_sql(response, gate="allowed") if claim else None,
+            claim=partial(claim.insert_sql, response) if claim else None,
         )
         return response
 

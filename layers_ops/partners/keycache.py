@@ -10,7 +10,9 @@ database, while a revocation still takes effect at once, in every process:
   transaction and again once it commits). Random, so a Redis restart that loses it can
   never bring an old value back: a missing version is as stale as a different one.
 * An entry remembers the version read *before* its row was read from the database, so a
-  change that commits in between already leaves the entry stale.
+  change that commits in between already leaves the entry stale. A key with no version
+  yet gets one after its row is found active, only if no other process (and no
+  revocation) set one meanwhile (``version_create``); unknown keys never get one.
 * Every request's entry is confirmed in the one Redis round trip the request makes
   anyway: the rate limiter's script compares the version before it spends anything
   (``layers_ops.api.ratelimit``). A key that changed is dropped and read again from the
@@ -41,16 +43,6 @@ logger = logging.getLogger(__name__)
 TTL = 60.0
 RETRY_AFTER = 1.0
 FIELDS = tuple(f.attname for f in ApiKey._meta.concrete_fields)
-
-# Reads the key's version, making one when there is none yet (first use, or Redis lost it).
-_READ_SCRIPT = """
-local version = redis.call('GET', KEYS[1])
-if not version then
-  version = ARGV[1]
-  redis.call('SET', KEYS[1], version)
-end
-return version
-"""
 
 
 @dataclass(frozen=True)
@@ -87,7 +79,7 @@ def _client(url: str):
     import redis
 
     client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-    return client, client.register_script(_READ_SCRIPT), (redis.RedisError,)
+    return client, (redis.RedisError,)
 
 
 def lookup(key_id: str) -> Entry | None:
@@ -101,15 +93,30 @@ def lookup(key_id: str) -> Entry | None:
 
 
 def version_read(key_id: str) -> str | None:
-    """The key's current version, to cache its row under; None when it cannot be cached
-    (no Redis, or Redis not answering)."""
+    """The key's current version, read before its row: "" when it has none yet; None
+    when it cannot be cached (no Redis, or Redis not answering)."""
     if not enabled() or time.monotonic() < _redis_away_until:
         return None
-    _, read, errors = _client(settings.REDIS_URL)
+    client, errors = _client(settings.REDIS_URL)
     try:
-        return read(keys=[version_key(key_id)], args=[secrets.token_hex(16)]).decode()
+        version = client.get(version_key(key_id))
     except errors:
         logger.warning("Redis did not answer: API keys are read from the database")
+        forget_all()
+        return None
+    return version.decode() if version is not None else ""
+
+
+def version_create(key_id: str) -> str | None:
+    """A first version for a key whose row was just read and found active, or None when
+    another process made one (or a revocation bumped it) meanwhile: then the row is not
+    cached this time. Made only for keys that exist, so tokens naming unknown keys never
+    add anything to Redis."""
+    client, errors = _client(settings.REDIS_URL)
+    version = secrets.token_hex(16)
+    try:
+        return version if client.set(version_key(key_id), version, nx=True) else None
+    except errors:
         forget_all()
         return None
 
@@ -150,7 +157,7 @@ def version_bump(key_id: str) -> None:
     forget(key_id)
     if not enabled():
         return
-    client, _, errors = _client(settings.REDIS_URL)
+    client, errors = _client(settings.REDIS_URL)
     try:
         client.set(version_key(key_id), secrets.token_hex(16))
     except errors:

@@ -131,7 +131,9 @@ def _api_key_read(key_id: str) -> ApiKey | None:
         api_key = ApiKey.objects.get(id=key_id, revoked_at__isnull=True)
     except ApiKey.DoesNotExist:
         return None
-    if version is not None:
+    if version == "":
+        version = keycache.version_create(key_id)
+    if version:
         keycache.remember(api_key, version)
     return api_key
 

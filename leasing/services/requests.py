@@ -101,10 +101,11 @@ def _queue_sql() -> tuple[str, list[Field]]:
 def lease_request_queue(*, lease_request: LeaseRequest, claim=None) -> None:
     """Queue a built request in ONE SQL statement: find the project in the organization,
     read its wallet's balance, and INSERT the row only when both allow it, with the
-    Idempotency-Key's claim (``claim``: ``Claim.insert_sql`` gated on ``allowed``) in the
-    same statement. The ORM's three statements (project with balance, INSERT, then the
-    claim's INSERT) and the transaction around them cost ~1.5 ms of CPU per POST; this
-    one statement in autocommit, no BEGIN or COMMIT, is atomic on its own.
+    Idempotency-Key's claim in the same statement (``claim``: ``Claim.insert_sql`` for
+    the rendered answer, called with the name of the CTE that allows the work). The
+    ORM's three statements (project with balance, INSERT, then the claim's INSERT) and
+    the transaction around them cost ~1.5 ms of CPU per POST; this one statement in
+    autocommit, no BEGIN or COMMIT, is atomic on its own.
 
     Raises ``NotFound`` (404), ``BillingExhausted`` (402), ``Conflict`` (409: a partner
     requestId already used), or ``ClaimTaken`` (a concurrent request claimed the key).
@@ -113,7 +114,7 @@ def lease_request_queue(*, lease_request: LeaseRequest, claim=None) -> None:
     """
     price = settings.LEASE_PRICE_CENTS
     sql, fields = _queue_sql()
-    claim_sql, claim_params = claim or ("SELECT 1 FROM allowed", [])
+    claim_sql, claim_params = claim(gate="allowed") if claim else ("SELECT 1 FROM allowed", [])
     params = [
         lease_request.organization_id,
         lease_request.project_id,
@@ -121,7 +122,8 @@ def lease_request_queue(*, lease_request: LeaseRequest, claim=None) -> None:
         *claim_params,
         *(f.get_db_prep_save(f.pre_save(lease_request, True), connection) for f in fields),
     ]
-    partner_id = lease_request.public_id if lease_request.public_id_from_partner else None
+    from_partner = getattr(lease_request, "public_id_from_partner", False)
+    partner_id = lease_request.public_id if from_partner else None
     try:
         with transaction.atomic() if partner_id else nullcontext(), connection.cursor() as cursor:
             cursor.execute(sql.replace("{claim}", claim_sql), params)

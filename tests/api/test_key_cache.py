@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 
 from layers_ops.api import ratelimit
 from layers_ops.partners import keycache
+from layers_ops.partners.models import new_api_key_id
 from layers_ops.partners.services import api_key_revoke
 from tests.conftest import lease_body, make_partner, request_url
 
@@ -101,11 +102,21 @@ def test_a_revoked_key_spends_no_budget_before_its_401():
 def test_a_version_lost_by_redis_rereads_the_key_and_keeps_it_working():
     partner = make_partner()
     assert key_reads(partner) == 1
-    client, _, _ = keycache._client(settings.REDIS_URL)
+    client, _ = keycache._client(settings.REDIS_URL)
     client.delete(keycache.version_key(partner.api_key.pk))  # a Redis restart, an eviction
 
     assert key_reads(partner) == 1  # stale without its version: read again
     assert key_reads(partner) == 0
+
+
+def test_tokens_naming_unknown_keys_leave_nothing_in_redis(client):
+    key_id = new_api_key_id()  # names no key
+    redis_client, _ = keycache._client(settings.REDIS_URL)
+
+    response = client.get("/v1/whoami", HTTP_AUTHORIZATION=f"Bearer lp_live_{key_id[4:]}_secret")
+
+    assert response.status_code == 401
+    assert redis_client.exists(keycache.version_key(key_id)) == 0
 
 
 def test_a_key_revoked_in_this_process_is_refused_at_once():
