@@ -91,6 +91,7 @@ def test_same_partner_request_id_in_two_orgs_is_fine(partner, other_partner):
     [
         (0, "greater than or equal to 1"),
         (51, "less than or equal to 50"),
+        (2**70, "less than or equal to 50"),  # an integer still, past 64 bits
         ("5", "integer"),
         (5.0, "integer"),
         (True, "integer"),
