@@ -48,6 +48,17 @@ def wallet_balance_of(organization_ref) -> Coalesce:
     return Coalesce(Subquery(_balance(organization_ref)), Value(0))
 
 
+def wallet_balance_sql(organization_column: str) -> str:
+    """``wallet_balance_of`` as SQL text, for a statement written by hand around it
+    (``leasing.services.requests.lease_request_queue``); ``organization_column`` names
+    the organization's id in the outer query."""
+    return (
+        f"COALESCE((SELECT w.balance_cents FROM {LedgerAccount._meta.db_table} w "
+        f"WHERE w.kind = '{AccountKind.WALLET.value}' "
+        f"AND w.organization_id = {organization_column} LIMIT 1), 0)"
+    )
+
+
 def ledger_verify() -> list[Mismatch]:
     """Accounts whose stored balance differs from the sum of their entries (want: none)."""
     sums = dict(

@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from layers_ops.api.fields import (
     BoundedListField,
+    ShallowFieldCopies,
     StrictCharField,
     StrictIntegerField,
     StrictSerializer,
@@ -111,7 +112,7 @@ class LeaseRequestIn(StrictSerializer):
         return value
 
 
-class LeaseRequestAccepted(serializers.Serializer):
+class LeaseRequestAccepted(ShallowFieldCopies, serializers.Serializer):
     requestId = serializers.CharField(source="public_id")
     status = serializers.ChoiceField(choices=RequestStatus.choices)
     submittedAt = Timestamp(source="submitted_at")

@@ -1,12 +1,14 @@
 """Partner API views: validate, call one service or selector, render."""
 
+from functools import partial
+
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 
 from layers_ops.api.exceptions import Conflict
 from layers_ops.api.fields import validated
-from layers_ops.api.idempotency import idempotent
+from layers_ops.api.idempotency import idempotent, rendered
 from layers_ops.api.pagination import paginate
 from layers_ops.api.schema import (
     ErrorEnvelope,
@@ -104,10 +106,10 @@ class LeaseRequestCreateView(PartnerAPIView):
         },
         tags=["Leased accounts"],
     )
-    @idempotent
+    @idempotent(in_statement=True)
     def post(self, request, project_id):
         payload = validated(LeaseRequestIn, request.data, project_id=project_id)
-        lease_request = requests.lease_request_create(
+        lease_request = requests.lease_request_build(
             organization_id=request.auth.organization_id,
             project_id=project_id,
             api_key=request.auth,
@@ -119,9 +121,22 @@ class LeaseRequestCreateView(PartnerAPIView):
                 kwargs={"project_id": project_id, "request_id": lease_request.public_id},
             )
         )
-        return Response(
-            LeaseRequestAccepted(lease_request).data, status=202, headers={"Location": location}
+        # Rendered before the row is queued: the Idempotency-Key's claim, stored in the
+        # statement that queues it, holds these exact bytes.
+        response = rendered(
+            self,
+            Response(
+                LeaseRequestAccepted(lease_request).data,
+                status=202,
+                headers={"Location": location},
+            ),
         )
+        claim = getattr(request, "idempotency_claim", None)
+        requests.lease_request_queue(
+            lease_request=lease_request,
+            claim=partial(claim.insert_sql, response) if claim else None,
+        )
+        return response
 
 
 class LeaseRequestListView(PartnerAPIView):

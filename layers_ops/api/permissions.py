@@ -1,5 +1,6 @@
 from rest_framework.permissions import BasePermission
 
+from .authentication import confirm, is_unconfirmed
 from .exceptions import ScopeMissing, Unauthenticated
 
 # In ``required_scopes``: a method any valid key may call, whatever its scopes (whoami).
@@ -36,6 +37,9 @@ class HasScope(BasePermission):
         api_key = request.auth
         if api_key is None:
             raise Unauthenticated()
+        if is_unconfirmed(api_key):  # no rate limiter confirmed the cached key
+            confirm(request)
+            api_key = request.auth
         scope = required_scope(view, request.method)
         if scope is None:
             if serves(view, request.method):

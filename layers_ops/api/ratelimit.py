@@ -18,9 +18,10 @@ from django.db import transaction
 from rest_framework.exceptions import ParseError
 from rest_framework.throttling import BaseThrottle
 
+from layers_ops.partners import keycache
 from layers_ops.partners.models import RateLimitTier
 
-from . import idempotency
+from . import authentication, idempotency
 from .exceptions import ApiError, RateLimited
 from .models import RateLimitWindow
 
@@ -65,27 +66,43 @@ class Decision:
         return headers
 
 
-def _decide(counts: dict[int, int], *, allowed, now: float, limit: int, klass: str) -> Decision:
-    """Read the headers off the counts left after the hit (shared by both stores)."""
+@dataclass(frozen=True)
+class Window:
+    """What a decision needs from the counts left after a hit (both stores compute it)."""
+
+    allowed: bool
+    used: int  # hits counted in the window, this one included when admitted
+    oldest: int | None  # the oldest second still counted, if any
+    frees_at: int | None  # refused: the second whose expiry admits one more
+
+
+def _window(counts: dict[int, int], *, allowed: bool, now: float, limit: int) -> Window:
     current = int(now)
     live = sorted((s, c) for s, c in counts.items() if s > current - SPAN and c > 0)
     used = sum(c for _, c in live)
-    reset_at = live[0][0] + SPAN if live else current
-    retry_after = 0
+    frees_at = None
     if not allowed:
-        # Seconds until enough of the oldest buckets have expired to admit one more.
         freed = 0
         for second, count in live:
             freed += count
             if used - freed < limit:
-                retry_after = max(1, math.ceil(second + SPAN - now))
+                frees_at = second
                 break
+    return Window(allowed, used, live[0][0] if live else None, frees_at)
+
+
+def _decide(window: Window, *, now: float, limit: int, klass: str) -> Decision:
+    """The headers' numbers, from the window left after the hit."""
+    retry_after = 0
+    if window.frees_at is not None:
+        # Seconds until enough of the oldest buckets have expired to admit one more.
+        retry_after = max(1, math.ceil(window.frees_at + SPAN - now))
     return Decision(
-        allowed=allowed,
+        allowed=window.allowed,
         endpoint_class=klass,
         limit=limit,
-        remaining=max(0, limit - used),
-        reset_at=reset_at,
+        remaining=max(0, limit - window.used),
+        reset_at=window.oldest + SPAN if window.oldest is not None else int(now),
         retry_after=retry_after,
     )
 
@@ -103,8 +120,28 @@ def _admit(counts: dict[int, int], *, now: float, limit: int, spend: bool) -> bo
     return allowed
 
 
+class KeyChanged(Exception):
+    """The cached API key could not be confirmed: it changed (was revoked) since this
+    process cached it, and nothing was spent (``decision`` None); or Redis did not
+    answer, and the hit was counted in the database instead (``decision``)."""
+
+    def __init__(self, decision: "Decision | None" = None):
+        super().__init__()
+        self.decision = decision
+
+
+class Unconfirmed(Exception):
+    """From a store to ``check``: counted (``window``), but the cached key unconfirmed."""
+
+    def __init__(self, window: Window):
+        super().__init__()
+        self.window = window
+
+
 class DatabaseStore:
-    def hit(self, bucket: str, *, limit: int, now: float, spend: bool) -> tuple[bool, dict]:
+    confirms_keys = False
+
+    def hit(self, bucket: str, *, limit: int, now: float, spend: bool, key=None) -> Window:
         with transaction.atomic():
             row = RateLimitWindow.objects.select_for_update().filter(bucket=bucket).first()
             if row is None:
@@ -117,26 +154,35 @@ class DatabaseStore:
             if (spend and allowed) or len(counts) != len(row.counts):
                 row.counts = {str(s): c for s, c in counts.items()}
                 row.save(update_fields=["counts"])
-        return allowed, counts
+        return _window(counts, allowed=allowed, now=now, limit=limit)
 
 
-# KEYS[1] the hash of second -> count; ARGV now (whole seconds), limit, spend (0/1), span.
+# KEYS[1] the hash of second -> count; KEYS[2] (optional) the API key's version in the
+# key cache (layers_ops.partners.keycache). ARGV now (whole seconds), limit, spend (0/1),
+# span, and the version the caller's cached key was read at ("" to check none).
+# Returns {-1} when the version differs (nothing spent), else
+# {allowed, used, oldest second or -1, second whose expiry frees room or -1}.
 _REDIS_SCRIPT = """
+if ARGV[5] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[5] then
+  return {-1}
+end
 local now = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 local spend = tonumber(ARGV[3])
 local span = tonumber(ARGV[4])
 local flat = redis.call('HGETALL', KEYS[1])
 local used = 0
-local out = {}
+local live = {}
 for i = 1, #flat, 2 do
   local second = tonumber(flat[i])
   if second <= now - span then
     redis.call('HDEL', KEYS[1], flat[i])
   else
-    used = used + tonumber(flat[i + 1])
-    table.insert(out, flat[i])
-    table.insert(out, flat[i + 1])
+    local count = tonumber(flat[i + 1])
+    if count > 0 then
+      used = used + count
+      live[second] = count
+    end
   end
 end
 local allowed = 0
@@ -144,22 +190,39 @@ if spend == 0 then
   allowed = 1  -- a replay: reported, never refused
 elseif used < limit then
   allowed = 1
-  local count = redis.call('HINCRBY', KEYS[1], now, 1)
+  redis.call('HINCRBY', KEYS[1], now, 1)
   redis.call('EXPIRE', KEYS[1], span + 1)
-  local found = false
-  for i = 1, #out, 2 do
-    if tonumber(out[i]) == now then out[i + 1] = tostring(count); found = true end
-  end
-  if not found then table.insert(out, tostring(now)); table.insert(out, tostring(count)) end
+  used = used + 1
+  live[now] = (live[now] or 0) + 1
 end
-table.insert(out, 1, allowed)
-return out
+local seconds = {}
+for second in pairs(live) do table.insert(seconds, second) end
+table.sort(seconds)
+local oldest = seconds[1] or -1
+local frees_at = -1
+if allowed == 0 then
+  local freed = 0
+  for _, second in ipairs(seconds) do
+    freed = freed + live[second]
+    if used - freed < limit then frees_at = second; break end
+  end
+end
+return {allowed, used, oldest, frees_at}
 """
 
 
 class RedisStore:
     """Counters in Redis. If Redis stops answering, the database store stands in (and
-    an error is logged) rather than failing every request while Redis is down."""
+    an error is logged) rather than failing every request while Redis is down.
+
+    The script does the whole decision in Redis and answers four numbers: parsing the
+    61 per-second buckets in Python instead cost 0.3 ms a request (measured with the
+    benchmark's in-process profile). The same round trip confirms a cached API key
+    (``key``: its Redis name and the version it was cached at), so a key revoked in
+    another process is refused before it spends anything, at no extra round trip.
+    """
+
+    confirms_keys = True
 
     def __init__(self, url: str):
         import redis
@@ -169,17 +232,29 @@ class RedisStore:
         self.script = self.client.register_script(_REDIS_SCRIPT)
         self.fallback = DatabaseStore()
 
-    def hit(self, bucket: str, *, limit: int, now: float, spend: bool) -> tuple[bool, dict]:
+    def hit(self, bucket: str, *, limit: int, now: float, spend: bool, key=None) -> Window:
+        version_key, version = key if key is not None else ("", "")
         try:
             reply = self.script(
-                keys=[f"ratelimit:{bucket}"], args=[int(now), limit, int(spend), SPAN]
+                keys=[f"ratelimit:{bucket}", version_key or f"ratelimit:{bucket}"],
+                args=[int(now), limit, int(spend), SPAN, version],
             )
         except self.errors:
             logger.exception("Redis rate-limit store failed; counting in the database")
-            return self.fallback.hit(bucket, limit=limit, now=now, spend=spend)
-        allowed, flat = bool(reply[0]), reply[1:]
-        counts = {int(flat[i]): int(flat[i + 1]) for i in range(0, len(flat), 2)}
-        return allowed, counts
+            keycache.forget_all()  # versions may be missed while Redis is away
+            window = self.fallback.hit(bucket, limit=limit, now=now, spend=spend)
+            if key is not None:
+                raise Unconfirmed(window) from None  # the caller reads the key's row
+            return window
+        if reply[0] == -1:
+            raise KeyChanged()
+        allowed, used, oldest, frees_at = (int(v) for v in reply)
+        return Window(
+            allowed=bool(allowed),
+            used=used,
+            oldest=oldest if oldest >= 0 else None,
+            frees_at=frees_at if frees_at >= 0 else None,
+        )
 
 
 @cache
@@ -187,13 +262,28 @@ def store_for(redis_url: str):
     return RedisStore(redis_url) if redis_url else DatabaseStore()
 
 
-def check(*, api_key_id: str, tier: str, method: str, spend: bool = True, now=None) -> Decision:
+def check(
+    *, api_key_id: str, tier: str, method: str, spend: bool = True, now=None, key=None
+) -> Decision:
+    """Spend (or, ``spend=False``, only read) one unit of the key's budget.
+
+    ``key``, ``(version key, version)`` of a cached API key, is confirmed in the same
+    round trip: ``KeyChanged`` (nothing spent) when it no longer holds, or when it cannot
+    be confirmed because the counters are not in Redis right now.
+    """
     klass = endpoint_class(method)
     limit = LIMITS[tier][klass]
     now = time.time() if now is None else now
     store = store_for(settings.REDIS_URL)
-    allowed, counts = store.hit(f"{api_key_id}:{klass}", limit=limit, now=now, spend=spend)
-    return _decide(counts, allowed=allowed, now=now, limit=limit, klass=klass)
+    bucket = f"{api_key_id}:{klass}"
+    if key is not None and not store.confirms_keys:
+        window = store.hit(bucket, limit=limit, now=now, spend=spend)
+        raise KeyChanged(_decide(window, now=now, limit=limit, klass=klass))
+    try:
+        window = store.hit(bucket, limit=limit, now=now, spend=spend, key=key)
+    except Unconfirmed as unconfirmed:
+        raise KeyChanged(_decide(unconfirmed.window, now=now, limit=limit, klass=klass)) from None
+    return _decide(window, now=now, limit=limit, klass=klass)
 
 
 class EndpointClassThrottle(BaseThrottle):
@@ -212,12 +302,24 @@ class EndpointClassThrottle(BaseThrottle):
             # A bad key or body is answered (422) at full price, once the scope is checked.
             request.refused_input = exc
             spend = True
-        decision = check(
-            api_key_id=api_key.pk,
-            tier=api_key.rate_limit_tier,
-            method=request.method,
-            spend=spend,
-        )
+        try:
+            decision = check(
+                api_key_id=api_key.pk,
+                tier=api_key.rate_limit_tier,
+                method=request.method,
+                spend=spend,
+                key=getattr(api_key, "unconfirmed", None),
+            )
+            api_key.unconfirmed = None  # the script found its version unchanged
+        except KeyChanged as changed:
+            authentication.confirm(request, api_key)  # 401 when it was revoked
+            api_key = request.auth
+            decision = changed.decision or check(
+                api_key_id=api_key.pk,
+                tier=api_key.rate_limit_tier,
+                method=request.method,
+                spend=spend,
+            )
         # The middleware copies these onto the response, whatever the view answers.
         request._request.rate_limit_headers = decision.headers()
         if not decision.allowed:

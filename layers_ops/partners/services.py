@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from . import keycache
 from .models import ApiKey, KeyEnvironment, Organization, Project, RateLimitTier, Scope
 
 BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
@@ -82,30 +83,66 @@ def api_key_create(
 
 @transaction.atomic
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    """Revoke the key, in every web process at once: its cached copies are made stale
+    before the commit (a process reading the row meanwhile caches it under a version
+    already replaced) and again after it (``keycache``)."""
     ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    keycache.version_bump(api_key.pk)
+    transaction.on_commit(lambda: keycache.version_bump(api_key.pk))
     api_key.refresh_from_db(fields=["revoked_at"])
     return api_key
 
 
 def api_key_from_token(token: str) -> ApiKey | None:
-    """The active key a token names, or None. Compares the secret in constant time."""
+    """The active key a token names, or None. Compares the secret in constant time.
+
+    A key this process verified before comes from ``keycache`` without SQL, marked
+    ``unconfirmed`` until the request's Redis round trip confirms it is unchanged
+    (``api_key_confirm`` when that round trip cannot).
+    """
     parts = token.split("_")
     if len(parts) != 4 or parts[0] != TOKEN_PREFIX or parts[1] not in KeyEnvironment.values:
         return None
     _, environment, key_ulid, secret = parts
     if not key_ulid.isalnum() or not secret.isalnum():
         return None
-    try:
-        api_key = ApiKey.objects.get(
-            id=f"key_{key_ulid}", environment=environment, revoked_at__isnull=True
-        )
-    except ApiKey.DoesNotExist:
+    key_id = f"key_{key_ulid}"
+    entry = keycache.lookup(key_id)
+    if entry is not None:
+        if entry.values["environment"] != environment:
+            return None
+        if not hmac.compare_digest(hash_secret(secret), entry.values["secret_hash"]):
+            return None
+        return entry.api_key()
+    api_key = _api_key_read(key_id)
+    if api_key is None or api_key.environment != environment:
         # Hash anyway so unknown keys cost the same time as wrong secrets.
         hmac.compare_digest(hash_secret(secret), "0" * 64)
         return None
     if not hmac.compare_digest(hash_secret(secret), api_key.secret_hash):
         return None
     return api_key
+
+
+def _api_key_read(key_id: str) -> ApiKey | None:
+    """The active key from the database, cached under the version read before it."""
+    version = keycache.version_read(key_id)
+    try:
+        api_key = ApiKey.objects.get(id=key_id, revoked_at__isnull=True)
+    except ApiKey.DoesNotExist:
+        return None
+    if version == "":
+        version = keycache.version_create(key_id)
+    if version:
+        keycache.remember(api_key, version)
+    return api_key
+
+
+def api_key_confirm(*, api_key: ApiKey) -> ApiKey | None:
+    """A cached key whose version could not be confirmed (it changed, or Redis did not
+    answer): the row as the database holds it now, or None when it was revoked."""
+    keycache.forget(api_key.pk)
+    return _api_key_read(api_key.pk)
 
 
 def api_key_touch(*, api_key: ApiKey) -> None:
@@ -115,3 +152,4 @@ def api_key_touch(*, api_key: ApiKey) -> None:
         return
     ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
     api_key.last_used_at = now
+    keycache.touched(api_key.pk, now)

@@ -84,7 +84,11 @@ def _private(host: str) -> bool:
     {
         "type": "object",
         "maxProperties": METADATA_MAX_KEYS,
-        "additionalProperties": {"type": "string", "maxLength": METADATA_VALUE_MAX},
+        "additionalProperties": {
+            "type": "string",
+            "maxLength": METADATA_VALUE_MAX,
+            "pattern": "^[^\\u0000]*$",  # no NUL: PostgreSQL cannot store it
+        },
     }
 )
 class MetadataField(serializers.DictField):

@@ -7,15 +7,20 @@ request's claim while holding that lock. A cancel locks the request, as allocati
 first, so it cannot deadlock with an allocation.
 """
 
+from contextlib import nullcontext
+from functools import cache
+
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Field
 from django.utils import timezone
 
-from layers_ops.api.exceptions import BillingExhausted, Conflict
-from layers_ops.partners.models import ApiKey
+from billing.selectors import wallet_balance_sql
+from layers_ops.api.exceptions import BillingExhausted, Conflict, NotFound
+from layers_ops.api.idempotency import ClaimTaken
+from layers_ops.partners.models import ApiKey, Project
 from layers_ops.staff.once import once_take
 
-from .. import selectors
 from ..events import request_closed_emit
 from ..models import (
     LeaseRequest,
@@ -35,28 +40,28 @@ def lease_request_create(
 ) -> LeaseRequest:
     """Queue a partner's request. Nothing is charged until ops assigns accounts.
 
-    Refused with 404 when the project is not the organization's, with 402 when the
-    wallet would not cover even one account-month, and with 409 when the partner's own
-    requestId is already taken in the organization. The one write is the INSERT, so a
-    refusal leaves nothing behind; inside a caller's transaction (the idempotency claim)
-    a taken requestId rolls back to a savepoint and never poisons that transaction.
+    ``lease_request_build`` then ``lease_request_queue``: refused with 404 when the
+    project is not the organization's, with 402 when the wallet would not cover even
+    one account-month, and with 409 when the partner's own requestId is already taken
+    in the organization.
     """
-    project = selectors.project_get(
-        organization_id=organization_id, project_id=project_id, with_wallet_balance=True
+    lease_request = lease_request_build(
+        organization_id=organization_id, project_id=project_id, api_key=api_key, payload=payload
     )
-    price = settings.LEASE_PRICE_CENTS
-    balance = project.wallet_balance_cents
-    if balance < price:
-        raise BillingExhausted(
-            f"The wallet holds ${balance / 100:,.2f}; one account costs ${price / 100:,.2f} "
-            "a month. Top up and retry: nothing was queued.",
-            details=[{"field": None, "message": f"balanceCents={balance} < {price}"}],
-        )
+    lease_request_queue(lease_request=lease_request)
+    return lease_request
+
+
+def lease_request_build(
+    *, organization_id: str, project_id: str, api_key: ApiKey | None, payload: dict
+) -> LeaseRequest:
+    """The request as it will be queued, ids and times set, not saved: its answer can be
+    rendered (and claimed under an Idempotency-Key) before the statement that queues it."""
     niche = payload["niche"]
     now = timezone.now()
     lease_request = LeaseRequest(
         organization_id=organization_id,
-        project=project,
+        project_id=project_id,
         api_key=api_key,
         count=payload["count"],
         vertical=niche["vertical"],
@@ -69,21 +74,80 @@ def lease_request_create(
         submitted_at=now,
         sla_due_at=sla_due_at(now),
     )
-    partner_id = payload.get("requestId")
-    if not partner_id:
-        # A fresh lreq_ ULID cannot collide: no savepoint needed around the INSERT.
-        lease_request.save(force_insert=True)
-        return lease_request
-    lease_request.public_id = partner_id
+    # A partner's own id may be taken already; a fresh lreq_ ULID cannot be.
+    lease_request.public_id_from_partner = bool(payload.get("requestId"))
+    if lease_request.public_id_from_partner:
+        lease_request.public_id = payload["requestId"]
+    return lease_request
+
+
+@cache
+def _queue_sql() -> tuple[str, list[Field]]:
+    fields = [f for f in LeaseRequest._meta.concrete_fields if not f.primary_key]
+    project = Project._meta.db_table
+    sql = (
+        "WITH project AS ("
+        f"SELECT {wallet_balance_sql('p.organization_id')} AS balance "
+        f"FROM {project} p WHERE p.organization_id = %s AND p.id = %s), "
+        "allowed AS (SELECT 1 FROM project WHERE balance >= %s), "
+        "claim AS ({claim}), "
+        f"queued AS (INSERT INTO {LeaseRequest._meta.db_table} "
+        f"({', '.join(f.column for f in fields)}) "
+        f"SELECT {', '.join(['%s'] * len(fields))} FROM claim RETURNING id) "
+        "SELECT (SELECT balance FROM project), (SELECT id FROM queued)"
+    )
+    return sql, fields
+
+
+def lease_request_queue(*, lease_request: LeaseRequest, claim=None) -> None:
+    """Queue a built request in ONE SQL statement: find the project in the organization,
+    read its wallet's balance, and INSERT the row only when both allow it, with the
+    Idempotency-Key's claim in the same statement (``claim``: ``Claim.insert_sql`` for
+    the rendered answer, called with the name of the CTE that allows the work). The
+    ORM's three statements (project with balance, INSERT, then the claim's INSERT) and
+    the transaction around them cost ~1.5 ms of CPU per POST; this one statement in
+    autocommit, no BEGIN or COMMIT, is atomic on its own.
+
+    Raises ``NotFound`` (404), ``BillingExhausted`` (402), ``Conflict`` (409: a partner
+    requestId already used), or ``ClaimTaken`` (a concurrent request claimed the key).
+    Nothing is written unless the row is queued. A partner requestId adds a savepoint,
+    so a taken one never poisons a caller's transaction.
+    """
+    price = settings.LEASE_PRICE_CENTS
+    sql, fields = _queue_sql()
+    claim_sql, claim_params = claim(gate="allowed") if claim else ("SELECT 1 FROM allowed", [])
+    params = [
+        lease_request.organization_id,
+        lease_request.project_id,
+        price,
+        *claim_params,
+        *(f.get_db_prep_save(f.pre_save(lease_request, True), connection) for f in fields),
+    ]
+    from_partner = getattr(lease_request, "public_id_from_partner", False)
+    partner_id = lease_request.public_id if from_partner else None
     try:
-        with transaction.atomic():
-            lease_request.save(force_insert=True)
+        with transaction.atomic() if partner_id else nullcontext(), connection.cursor() as cursor:
+            cursor.execute(sql.replace("{claim}", claim_sql), params)
+            balance, pk = cursor.fetchone()
     except IntegrityError:
+        if not partner_id:
+            raise
         raise Conflict(
             f"requestId {partner_id!r} is already used in your organization.",
             details=[{"field": "requestId", "message": "Already used."}],
         ) from None
-    return lease_request
+    if balance is None:
+        raise NotFound(f"No project {lease_request.project_id!r} in your organization.")
+    if balance < price:
+        raise BillingExhausted(
+            f"The wallet holds ${balance / 100:,.2f}; one account costs ${price / 100:,.2f} "
+            "a month. Top up and retry: nothing was queued.",
+            details=[{"field": None, "message": f"balanceCents={balance} < {price}"}],
+        )
+    if pk is None:
+        raise ClaimTaken()
+    lease_request.pk = pk
+    lease_request._state.adding = False
 
 
 @transaction.atomic

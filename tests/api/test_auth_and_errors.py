@@ -143,7 +143,7 @@ def test_unexpected_error_is_500_internal_without_traceback(partner, monkeypatch
     def explode(**kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(requests, "lease_request_create", explode)
+    monkeypatch.setattr(requests, "lease_request_queue", explode)
     partner.client.raise_request_exception = False
 
     response = partner.client.post(
