@@ -29,7 +29,7 @@ from .serializers import (
     LeaseRequestOut,
     LeaseRequestPage,
 )
-from .services import leases, requests
+from .services import leases, requests, submit
 from .services.errors import RequestClosed
 
 READ = {"GET": Scope.LEASED_READ}
@@ -107,7 +107,7 @@ class LeaseRequestCreateView(PartnerAPIView):
     @idempotent
     def post(self, request, project_id):
         payload = validated(LeaseRequestIn, request.data, project_id=project_id)
-        lease_request = requests.lease_request_create(
+        lease_request = submit.lease_request_submit(
             organization_id=request.auth.organization_id,
             project_id=project_id,
             api_key=request.auth,

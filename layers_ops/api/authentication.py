@@ -7,25 +7,41 @@ from .exceptions import Unauthenticated
 
 
 class ApiKeyAuthentication(BaseAuthentication):
-    """``Authorization: Bearer lp_<env>_<keyId>_<secret>``. ``request.auth`` is the ApiKey."""
+    """``X-Api-Key: lp_<env>_<keyId>_<secret>`` or ``Authorization: Bearer lp_…``;
+    ``X-Api-Key`` wins when both are sent. ``request.auth`` is the ApiKey."""
 
     keyword = b"bearer"
 
     def authenticate(self, request):
-        header = get_authorization_header(request).split()
-        if not header:
+        token = self.token_from(request)
+        if token is None:
             return None
-        if header[0].lower() != self.keyword or len(header) != 2:
-            raise Unauthenticated("Send the key as 'Authorization: Bearer <key>'.")
-        try:
-            token = header[1].decode("ascii")
-        except UnicodeDecodeError:
-            raise Unauthenticated() from None
         api_key = api_key_from_token(token)
         if api_key is None:
             raise Unauthenticated("Unknown, malformed or revoked API key.")
         api_key_touch(api_key=api_key)
         return (None, api_key)
+
+    def token_from(self, request) -> str | None:
+        """The key as sent: ``X-Api-Key`` if present, else the Bearer token; None if
+        neither header is there."""
+        header = request.META.get("HTTP_X_API_KEY")
+        if header is not None:
+            token = header.strip()
+            if not token or not token.isascii():
+                raise Unauthenticated("Send the key as 'X-Api-Key: <key>'.")
+            return token
+        header = get_authorization_header(request).split()
+        if not header:
+            return None
+        if header[0].lower() != self.keyword or len(header) != 2:
+            raise Unauthenticated(
+                "Send the key as 'X-Api-Key: <key>' or 'Authorization: Bearer <key>'."
+            )
+        try:
+            return header[1].decode("ascii")
+        except UnicodeDecodeError:
+            raise Unauthenticated() from None
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'
@@ -33,11 +49,17 @@ class ApiKeyAuthentication(BaseAuthentication):
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     target_class = ApiKeyAuthentication
-    name = "bearerAuth"
+    name = ["apiKeyAuth", "bearerAuth"]
+
+    def get_security_requirement(self, auto_schema):
+        return [{"apiKeyAuth": []}, {"bearerAuth": []}]  # either header
 
     def get_security_definition(self, auto_schema):
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "An API key: `lp_<live|test>_<keyId>_<secret>`.",
-        }
+        description = (
+            "An API key: `lp_<live|test>_<keyId>_<secret>`, in `X-Api-Key` or as a Bearer "
+            "token (`X-Api-Key` wins when both are sent). `lp_test_` keys are test mode."
+        )
+        return [
+            {"type": "apiKey", "in": "header", "name": "X-Api-Key", "description": description},
+            {"type": "http", "scheme": "bearer", "description": description},
+        ]
