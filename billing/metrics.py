@@ -9,14 +9,15 @@ from django.utils import timezone
 
 from layers_ops.ops.metrics import gauge
 
-from .models import LedgerTransaction, TransactionKind, Wallet
+from .models import LedgerTransaction, TransactionKind
+from .selectors import live_wallets
 from .usage import lease_usage, runway_days
 
 
 def collect():
     now = timezone.now()
     low_runway_days = settings.WALLET_LOW_RUNWAY_DAYS
-    balances = dict(Wallet.objects.values_list("organization_id", "balance_cents"))
+    balances = dict(live_wallets().values_list("organization_id", "balance_cents"))
     usage = lease_usage(balances)
     low = sum(
         1

@@ -9,7 +9,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 from django.utils import timezone
 
-from layers_ops.partners.models import Organization
+from layers_ops.partners.models import KeyEnvironment, Organization
 
 from .models import (
     LEASE_CHARGE_KINDS,
@@ -34,6 +34,26 @@ def _balance(organization_ref):
         Wallet.objects.filter(organization_id=organization_ref)
         .order_by()
         .values_list("balance_cents", flat=True)[:1]
+    )
+
+
+def live_wallets() -> QuerySet[Wallet]:
+    """The wallets of live organizations: test-mode (sandbox) money is never in a money
+    report, a total or a gauge."""
+    return Wallet.objects.filter(organization__environment=KeyEnvironment.LIVE)
+
+
+def live_money(transaction_ref="transaction") -> Q:
+    """Ledger rows (entries by default) whose transaction moved no sandbox wallet: what
+    live money totals count. The system accounts (revenue, funding) are shared, so the
+    transaction's wallet leg tells test money apart."""
+    return ~Q(
+        Exists(
+            LedgerEntry.objects.filter(
+                transaction=OuterRef(transaction_ref),
+                account__organization__environment=KeyEnvironment.TEST,
+            )
+        )
     )
 
 
@@ -277,7 +297,7 @@ class RevenueMonth:
 
 def revenue_by_month(*, months: int = 12, now: datetime | None = None) -> list[RevenueMonth]:
     """Leasing revenue per calendar month (America/Los_Angeles), oldest first, the
-    current month last; months with nothing are zero. One query."""
+    current month last; months with nothing are zero; live money only. One query."""
     now = (now or timezone.now()).astimezone(FINANCE_TZ)
     keys = []
     year, month = now.year, now.month
@@ -289,7 +309,10 @@ def revenue_by_month(*, months: int = 12, now: datetime | None = None) -> list[R
     _, until = month_bounds(*keys[-1])
     rows = (
         LedgerEntry.objects.filter(
-            account__kind=AccountKind.REVENUE, created_at__gte=since, created_at__lt=until
+            live_money(),
+            account__kind=AccountKind.REVENUE,
+            created_at__gte=since,
+            created_at__lt=until,
         )
         .annotate(month=TruncMonth("created_at", tzinfo=FINANCE_TZ))
         .values("month", "transaction__kind")

@@ -21,6 +21,14 @@ class PartnerMemoField(serializers.CharField):
         return partner_visible_memo(value)
 
 
+class SandboxTopUpIn(serializers.Serializer):
+    amountCents = serializers.IntegerField(
+        min_value=1,
+        max_value=1_000_000,
+        help_text="Test money to add, in US cents: 1 to 1000000 ($10,000) per call.",
+    )
+
+
 class WalletOut(serializers.Serializer):
     organizationId = serializers.CharField(source="organization_id")
     balanceCents = serializers.IntegerField(source="balance_cents")

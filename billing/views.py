@@ -4,15 +4,25 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
-from layers_ops.api.exceptions import ValidationFailed
+from layers_ops.api.exceptions import NotFound, ValidationFailed
+from layers_ops.api.fields import validated
+from layers_ops.api.idempotency import idempotent
 from layers_ops.api.pagination import paginate
-from layers_ops.api.schema import error_responses, page_parameters
+from layers_ops.api.permissions import ANY_KEY
+from layers_ops.api.schema import error_responses, idempotency_key_header, page_parameters
 from layers_ops.api.views import PartnerAPIView
 from layers_ops.partners.models import Scope
 
 from .models import TransactionKind
 from .selectors import MonthNotValid, billing_month_parse, statement_for
-from .serializers import LedgerEntryOut, LedgerEntryPage, WalletOut, WalletStatementOut
+from .serializers import (
+    LedgerEntryOut,
+    LedgerEntryPage,
+    SandboxTopUpIn,
+    WalletOut,
+    WalletStatementOut,
+)
+from .services.sandbox import sandbox_top_up
 from .wallet import wallet_entries, wallet_summary
 
 READ = {"GET": Scope.BILLING_READ}
@@ -135,3 +145,33 @@ class WalletStatementView(PartnerAPIView):
             raise ValidationFailed(str(exc), details=[detail]) from None
         statement = statement_for(organization=request.auth.organization, year=year, month=number)
         return Response(WalletStatementOut(statement).data)
+
+
+class SandboxTopUpView(PartnerAPIView):
+    """Test mode only: add test money to the sandbox wallet."""
+
+    required_scopes = {"POST": ANY_KEY}
+
+    @extend_schema(
+        operation_id="sandboxTopUp",
+        summary="Top up your sandbox wallet (test keys only)",
+        description=(
+            "Adds `amountCents` of test money to the sandbox wallet of an `lp_test_` key's "
+            "organization, as a `funding` ledger entry, and returns the wallet. A live key "
+            "gets 404: the endpoint does not exist in live mode. The same `Idempotency-Key` "
+            "and body replay the first answer for 24 hours."
+        ),
+        request=SandboxTopUpIn,
+        parameters=[idempotency_key_header],
+        responses={200: WalletOut, **error_responses(401, 404, 422, 429)},
+        tags=["Wallet"],
+    )
+    @idempotent
+    def post(self, request):
+        organization = request.auth.organization
+        if not organization.is_test:
+            raise NotFound("Sandbox top-ups exist in test mode only: use an lp_test_ key.")
+        payload = validated(SandboxTopUpIn, request.data)
+        sandbox_top_up(organization=organization, amount_cents=payload["amountCents"])
+        summary = wallet_summary(organization_id=organization.pk)
+        return Response(WalletOut(summary).data)

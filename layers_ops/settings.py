@@ -227,6 +227,14 @@ if not 0 < MONEY_MOVEMENT_MAX_CENTS < 2**62:
     raise ImproperlyConfigured("MONEY_MOVEMENT_MAX_CENTS must be a positive number of cents.")
 # The console asks for a confirmation, with the amount in words, above this ($10,000).
 MONEY_CONFIRM_ABOVE_CENTS = env.int("MONEY_CONFIRM_ABOVE_CENTS", default=1_000_000)
+# Test mode (lp_test_ keys): a twin organization's sandbox wallet opens with this much
+# ($3,000); its requests fulfil themselves this many seconds after they are queued.
+SANDBOX_WALLET_CENTS = env.int("SANDBOX_WALLET_CENTS", default=300_000)
+if not 0 <= SANDBOX_WALLET_CENTS <= MONEY_MOVEMENT_MAX_CENTS:
+    raise ImproperlyConfigured("SANDBOX_WALLET_CENTS must be 0 to MONEY_MOVEMENT_MAX_CENTS.")
+SANDBOX_FULFIL_SECONDS = env.int("SANDBOX_FULFIL_SECONDS", default=10)
+if SANDBOX_FULFIL_SECONDS < 0:
+    raise ImproperlyConfigured("SANDBOX_FULFIL_SECONDS cannot be negative.")
 
 # CSV intake through the admin. Uploads over INTAKE_MAX_UPLOAD_MB are refused before they
 # are read (the upload handler stops at the limit); a preview that can be confirmed keeps

@@ -11,6 +11,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from layers_ops.ops.metrics import gauge
+from layers_ops.partners.models import KeyEnvironment
 
 from .models import BillingStatus, Lease, LeaseStatus, RenewalRun
 from .queue_panel import queue_panel
@@ -61,7 +62,8 @@ def collect():
         labels=["vertical"],
         samples=[((v,), row["short"]) for v, row in verticals],
     )
-    leases = Lease.objects.filter(status=LeaseStatus.ASSIGNED).aggregate(
+    live = Q(project__organization__environment=KeyEnvironment.LIVE)  # test mode is not ops'
+    leases = Lease.objects.filter(live, status=LeaseStatus.ASSIGNED).aggregate(
         active=Count("pk"),
         past_due=Count("pk", filter=Q(billing_status=BillingStatus.PAST_DUE)),
         late=Count(

@@ -30,6 +30,16 @@ class Pool(models.Model):
     language = models.CharField(max_length=35, blank=True, help_text="BCP-47 tag, e.g. en.")
     geos = models.JSONField(default=list, blank=True, help_text="ISO 3166-1 alpha-2 codes.")
     notes = models.TextField(blank=True, help_text="Anything ops should know about the pool.")
+    sandbox_of = models.OneToOneField(
+        Organization,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        help_text="For a sandbox pool: the test-mode organization whose fake accounts it "
+        "holds (leasing.services.sandbox). Live requests never draw from it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

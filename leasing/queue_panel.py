@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
+from layers_ops.partners.models import KeyEnvironment
+
 from .fit import geo_fits, language_fits
 from .models import AccountState, Lease, LeaseRequest, Pool, RequestStatus, SocialAccount
 from .validators import vertical_key
@@ -61,7 +63,10 @@ def _niche(key: str, language: str, geo) -> tuple[str, str, tuple[str, ...]]:
 
 def queue_panel(*, user=None, now=None) -> QueuePanel:
     now = now or timezone.now()
-    open_requests = LeaseRequest.objects.filter(status=RequestStatus.REQUESTED)
+    # Live only: test-mode requests fulfil themselves and never reach ops.
+    open_requests = LeaseRequest.objects.filter(
+        status=RequestStatus.REQUESTED, organization__environment=KeyEnvironment.LIVE
+    )
     totals = open_requests.aggregate(
         open=Count("pk"),
         overdue=Count("pk", filter=Q(sla_due_at__lt=now)),
@@ -83,7 +88,10 @@ def queue_panel(*, user=None, now=None) -> QueuePanel:
         entry.open_requests += row["n"]
         entry.still_needed += row["accounts"]
     assigned = (
-        Lease.objects.filter(lease_request__status=RequestStatus.REQUESTED)
+        Lease.objects.filter(
+            lease_request__status=RequestStatus.REQUESTED,
+            lease_request__organization__environment=KeyEnvironment.LIVE,
+        )
         .annotate(key=F("lease_request__vertical_key"))
         .values("key", "lease_request__language", "lease_request__geo")
         .annotate(n=Count("pk"))
@@ -96,14 +104,14 @@ def queue_panel(*, user=None, now=None) -> QueuePanel:
     # Ready accounts by (pool, follower geos): one scan, however many niches are asked.
     ready_by_pool: dict[int, list[tuple[list, int]]] = {}
     for row in (
-        SocialAccount.objects.filter(state=AccountState.READY)
+        SocialAccount.objects.filter(state=AccountState.READY, pool__sandbox_of__isnull=True)
         .values("pool_id", "follower_geos")
         .annotate(n=Count("pk"))
         .order_by()
     ):
         ready_by_pool.setdefault(row["pool_id"], []).append((row["follower_geos"], row["n"]))
     idle: dict[str, VerticalDemand] = {}
-    for pool in Pool.objects.only("pk", "name", "tags", "language"):
+    for pool in Pool.objects.filter(sandbox_of__isnull=True).only("pk", "name", "tags", "language"):
         tags = {vertical_key(str(t)) for t in pool.tags}
         groups = ready_by_pool.get(pool.pk, [])
         ready = sum(n for _, n in groups)

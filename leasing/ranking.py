@@ -31,6 +31,7 @@ from django.db.models import (
     F,
     Func,
     IntegerField,
+    Q,
     QuerySet,
     Value,
     When,
@@ -80,16 +81,22 @@ def language_points(pool_language: str, wanted: str) -> tuple[int, str]:
 
 def fits(pool, lease_request: LeaseRequest) -> bool:
     """An account fits a request when its pool is tagged with the request's vertical,
-    compared as ``vertical_key`` (however the partner or ops spelled it)."""
+    compared as ``vertical_key`` (however the partner or ops spelled it). A sandbox pool
+    fits its own test-mode organization's requests only, whatever their vertical."""
+    if pool.sandbox_of_id is not None:
+        return pool.sandbox_of_id == lease_request.organization_id
     key = lease_request.vertical_key or vertical_key(lease_request.vertical)
     return any(vertical_key(tag) == key for tag in pool.tags)
 
 
 def fitting_pools(lease_request: LeaseRequest) -> dict[int, Pool]:
-    """Pools tagged with the request's vertical (one query; pools are few)."""
+    """Pools tagged with the request's vertical (one query; pools are few); never another
+    organization's sandbox pool."""
     return {
         pool.pk: pool
-        for pool in Pool.objects.only("pk", "name", "tags", "language", "geos")
+        for pool in Pool.objects.filter(
+            Q(sandbox_of__isnull=True) | Q(sandbox_of=lease_request.organization_id)
+        ).only("pk", "name", "tags", "language", "geos", "sandbox_of")
         if fits(pool, lease_request)
     }
 

@@ -15,6 +15,7 @@ from layers_ops.jobs.engine import QUEUE_MAINTENANCE
 from .intake_uploads import intake_uploads_purge
 from .models import RenewalTrigger
 from .services.renewals import leases_renew
+from .services.sandbox import sandbox_request_fulfil as sandbox_fulfil
 
 
 @app.periodic(cron="*/15 * * * *", periodic_id="leases_renew")
@@ -39,3 +40,10 @@ def intake_uploads_purge_scheduled(timestamp: int) -> int:
     """Deletes admin import previews never confirmed, past ``INTAKE_UPLOAD_TTL_MINUTES``
     (in ``INTAKE_UPLOAD_DIR``, which every web and worker host must share)."""
     return intake_uploads_purge(older_than_seconds=settings.INTAKE_UPLOAD_TTL_MINUTES * 60)
+
+
+@app.task(queue=QUEUE_MAINTENANCE)
+def sandbox_request_fulfil(lease_request_id: int) -> str:
+    """A test-mode request fulfilled as its magic vertical says (``services.sandbox``);
+    idempotent, and a request cancelled first is left cancelled."""
+    return sandbox_fulfil(lease_request_id=lease_request_id)

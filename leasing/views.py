@@ -31,7 +31,7 @@ from .serializers import (
     LeaseRequestOut,
     LeaseRequestPage,
 )
-from .services import leases, requests
+from .services import leases, requests, submit
 from .services.errors import RequestClosed
 
 READ = {"GET": Scope.LEASED_READ}
@@ -132,8 +132,9 @@ class LeaseRequestCreateView(PartnerAPIView):
             ),
         )
         claim = getattr(request, "idempotency_claim", None)
-        requests.lease_request_queue(
+        submit.lease_request_submit(
             lease_request=lease_request,
+            api_key=request.auth,
             claim=partial(claim.insert_sql, response) if claim else None,
         )
         return response

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from layers_ops.partners.models import RateLimitTier
+from layers_ops.partners.services import api_key_create
 from leasing.models import AccountState, NoteVisibility
 from leasing.services.allocation import allocation_assign
 from leasing.services.requests import lease_request_create, request_note_add
@@ -132,8 +133,12 @@ def partner_world(transactional_db):
         visibility=NoteVisibility.PARTNER,
         author=None,
     )
+    test_key = api_key_create(
+        organization=partner.organization, name="tests", scopes=["*"], environment="test"
+    )
     return {
         "API_KEY": partner.token,
+        "TEST_API_KEY": test_key.token,
         "PROJECT_ID": partner.project.pk,
         "REQUEST_ID": answered.public_id,
         "SOCIAL_ACCOUNT_ID": accounts[0].pk,

@@ -12,6 +12,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from layers_ops.partners.admin_filters import TestDataFilter
+
 from ..charts import balance_line_svg
 from ..models import Wallet
 from ..money import dollars
@@ -68,6 +70,7 @@ class WalletAdmin(MoneyFormsMixin, StatementPagesMixin, ReconciliationPageMixin,
         "statement_link",
     ]
     list_select_related = ["organization"]
+    list_filter = [TestDataFilter]
     search_fields = ["organization__name", "organization__id"]
     readonly_fields = ["organization", "balance", "currency", "created_at"]
     fields = readonly_fields

@@ -2,7 +2,8 @@
 
 The money position first: total held, monthly burn, the wallets that run out soonest,
 past-due leases and what they owe, and when the ledger was last reconciled and whether
-it was clean; then revenue. Renders nothing for staff without ``billing.view_wallet``
+it was clean; then revenue. Live money only: sandbox wallets (test mode) are left out.
+Renders nothing for staff without ``billing.view_wallet``
 (Ops), so it can sit on the shared index page. A fixed number of queries: the lease
 usage of every wallet's organization is read in one.
 """
@@ -11,9 +12,8 @@ from django import template
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from billing.models import Wallet
 from billing.reconciliation import reconciliation_last
-from billing.selectors import revenue_by_month
+from billing.selectors import live_wallets, revenue_by_month
 from billing.usage import lease_usage, runway_days
 
 register = template.Library()
@@ -26,12 +26,12 @@ def finance_panel(context):
     request = context.get("request")
     if request is None or not request.user.has_perm("billing.view_wallet"):
         return {"show": False}
-    wallets = Wallet.objects.aggregate(
+    wallets = live_wallets().aggregate(
         count=Count("pk"),
         held=Sum("balance_cents", default=0),
         empty=Count("pk", filter=Q(balance_cents=0)),
     )
-    rows = list(Wallet.objects.select_related("organization"))
+    rows = list(live_wallets().select_related("organization"))
     usage = lease_usage(wallet.organization_id for wallet in rows)
     now = timezone.now()
     burn = past_due = past_due_cents = 0

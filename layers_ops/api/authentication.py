@@ -25,7 +25,8 @@ def confirm(request, api_key=None) -> None:
 
 
 class ApiKeyAuthentication(BaseAuthentication):
-    """``Authorization: Bearer lp_<env>_<keyId>_<secret>``. ``request.auth`` is the ApiKey.
+    """``X-Api-Key: lp_<env>_<keyId>_<secret>`` or ``Authorization: Bearer lp_…``
+    (``X-Api-Key`` wins when both are sent). ``request.auth`` is the ApiKey.
 
     The token is found in ``token_of`` and verified by ``api_key_from_token``; a key may
     come from the process's cache, unconfirmed until the request's Redis round trip (the
@@ -35,11 +36,21 @@ class ApiKeyAuthentication(BaseAuthentication):
     keyword = b"bearer"
 
     def token_of(self, request) -> str | None:
+        """The key as sent: ``X-Api-Key`` if present, else the Bearer token; None if
+        neither header is there."""
+        header = request.META.get("HTTP_X_API_KEY")
+        if header is not None:
+            token = header.strip()
+            if not token or not token.isascii():
+                raise Unauthenticated("Send the key as 'X-Api-Key: <key>'.")
+            return token
         header = get_authorization_header(request).split()
         if not header:
             return None
         if header[0].lower() != self.keyword or len(header) != 2:
-            raise Unauthenticated("Send the key as 'Authorization: Bearer <key>'.")
+            raise Unauthenticated(
+                "Send the key as 'X-Api-Key: <key>' or 'Authorization: Bearer <key>'."
+            )
         try:
             return header[1].decode("ascii")
         except UnicodeDecodeError:
@@ -61,11 +72,17 @@ class ApiKeyAuthentication(BaseAuthentication):
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     target_class = ApiKeyAuthentication
-    name = "bearerAuth"
+    name = ["apiKeyAuth", "bearerAuth"]
+
+    def get_security_requirement(self, auto_schema):
+        return [{"apiKeyAuth": []}, {"bearerAuth": []}]  # either header
 
     def get_security_definition(self, auto_schema):
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "An API key: `lp_<live|test>_<keyId>_<secret>`.",
-        }
+        description = (
+            "An API key: `lp_<live|test>_<keyId>_<secret>`, in `X-Api-Key` or as a Bearer "
+            "token (`X-Api-Key` wins when both are sent). `lp_test_` keys are test mode."
+        )
+        return [
+            {"type": "apiKey", "in": "header", "name": "X-Api-Key", "description": description},
+            {"type": "http", "scheme": "bearer", "description": description},
+        ]

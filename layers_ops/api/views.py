@@ -62,12 +62,16 @@ WhoAmI = inline_serializer(
         "apiKeyId": serializers.CharField(),
         "scopes": serializers.ListField(child=serializers.CharField()),
         "rateLimitTier": serializers.CharField(),
+        "environment": serializers.ChoiceField(
+            choices=["live", "test"],
+            help_text="`test` for an `lp_test_` key: test mode, its own data and sandbox wallet.",
+        ),
     },
 )
 
 
 class WhoAmIView(PartnerAPIView):
-    """The organization, key id, scopes and rate-limit tier of the calling key."""
+    """The organization, key id, scopes, rate-limit tier and mode of the calling key."""
 
     required_scopes = {"GET": ANY_KEY}
 
@@ -86,6 +90,7 @@ class WhoAmIView(PartnerAPIView):
                 "apiKeyId": api_key.pk,
                 "scopes": api_key.scopes,
                 "rateLimitTier": api_key.rate_limit_tier,
+                "environment": api_key.environment,
             }
         )
 

@@ -19,9 +19,10 @@ class ProjectInline(admin.TabularInline):
 
 @admin.register(Organization)
 class OrganizationAdmin(NothingChangedMixin, admin.ModelAdmin):
-    list_display = ["name", "organization_id", "created_on"]
+    list_display = ["name", "organization_id", "environment", "created_on"]
+    list_filter = ["environment"]
     search_fields = ["name", "id"]
-    readonly_fields = ["id", "created_at"]
+    readonly_fields = ["id", "environment", "live_organization", "created_at"]
     inlines = [ProjectInline]
 
     @admin.display(description="id", ordering="id")
@@ -130,6 +131,19 @@ class ApiKeyAdmin(NothingChangedMixin, admin.ModelAdmin):
             format_html("Copy this key now; it is not shown again: <code>{}</code>", issued.token),
             messages.WARNING,
         )
+        owner = issued.api_key.organization
+        if owner.is_test:
+            self.message_user(
+                request,
+                format_html(
+                    "A test key: it belongs to {} ({}), the test-mode twin, with its sandbox "
+                    "wallet and projects {}.",
+                    owner.name,
+                    owner.pk,
+                    ", ".join(f"{p.name} = {p.pk}" for p in owner.projects.order_by("name")),
+                ),
+                messages.INFO,
+            )
 
     def save_related(self, request, form, formsets, change):
         pass  # API keys have no relations edited here

@@ -41,15 +41,46 @@ class KeyEnvironment(models.TextChoices):
 
 
 class Organization(models.Model):
+    """A partner (``live``), or the test-mode twin of one (``test``): the organization
+    every ``lp_test_`` key of the partner belongs to, with a mirror of each live project
+    and its own sandbox wallet (``services.organization_sandbox_get_or_create``). Every
+    read and write is scoped to the key's organization, so test data and live data never
+    meet."""
+
     id = models.CharField(primary_key=True, max_length=30, default=new_organization_id)
     name = models.CharField(max_length=200, unique=True)
+    environment = models.CharField(
+        max_length=4, choices=KeyEnvironment.choices, default=KeyEnvironment.LIVE, editable=False
+    )
+    live_organization = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="sandbox",
+        help_text="For a test-mode twin: the live organization it mirrors.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(environment=KeyEnvironment.LIVE, live_organization__isnull=True)
+                    | Q(environment=KeyEnvironment.TEST, live_organization__isnull=False)
+                ),
+                name="organization_test_twin_names_its_live_org",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_test(self) -> bool:
+        return self.environment == KeyEnvironment.TEST
 
 
 class Project(models.Model):

@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import secrets
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -52,7 +53,53 @@ def organization_create(*, name: str, project_name: str | None = None) -> Organi
 
 @transaction.atomic
 def project_create(*, organization: Organization, name: str) -> Project:
-    return Project.objects.create(organization=organization, name=name)
+    """A project; one of a live organization that has a test twin is mirrored there."""
+    project = Project.objects.create(organization=organization, name=name)
+    twin = Organization.objects.filter(live_organization=organization).first()
+    if twin is not None:
+        Project.objects.get_or_create(organization=twin, name=name)
+    return project
+
+
+# What other apps do when a test-mode twin is created, in its transaction: billing opens
+# and funds its sandbox wallet (registered by ``BillingConfig.ready``; partners never
+# imports billing).
+SandboxOpener = Callable[[Organization], None]
+_sandbox_openers: list[SandboxOpener] = []
+
+
+def register_sandbox_opener(opener: SandboxOpener) -> None:
+    if opener not in _sandbox_openers:
+        _sandbox_openers.append(opener)
+
+
+def sandbox_name(live: Organization) -> str:
+    return f"{live.name} (test)"
+
+
+@transaction.atomic
+def organization_sandbox_get_or_create(*, organization: Organization) -> Organization:
+    """The test-mode twin of a live organization, created on first use with the
+    registered openers run (its funded sandbox wallet); every live project has a mirror
+    of the same name in it (added now if the live org gained projects since). A twin is
+    its own twin. The live row is locked, so two first uses create one twin."""
+    if organization.is_test:
+        return organization
+    live = Organization.objects.select_for_update().get(pk=organization.pk)
+    twin = Organization.objects.filter(live_organization=live).first()
+    if twin is None:
+        twin = Organization.objects.create(
+            name=sandbox_name(live), environment=KeyEnvironment.TEST, live_organization=live
+        )
+        for opener in _sandbox_openers:
+            opener(twin)
+    mirrored = set(twin.projects.values_list("name", flat=True))
+    Project.objects.bulk_create(
+        Project(organization=twin, name=name)
+        for name in live.projects.order_by("name").values_list("name", flat=True)
+        if name not in mirrored
+    )
+    return twin
 
 
 @transaction.atomic
@@ -68,6 +115,11 @@ def api_key_create(
         raise ValidationError(f"Unknown rate-limit tier {rate_limit_tier!r}.")
     if environment not in KeyEnvironment.values:
         raise ValidationError(f"Unknown key environment {environment!r}.")
+    if environment == KeyEnvironment.TEST:
+        # A test key belongs to the twin: test data lives there, apart from live data.
+        organization = organization_sandbox_get_or_create(organization=organization)
+    elif organization.is_test:
+        raise ValidationError("A live key belongs to a live organization, not its test twin.")
     secret = "".join(secrets.choice(BASE62) for _ in range(SECRET_LENGTH))
     api_key = ApiKey.objects.create(
         organization=organization,

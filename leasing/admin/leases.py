@@ -12,6 +12,7 @@ from layers_ops.admin_display import (
     local_day,
     short_id,
 )
+from layers_ops.partners.admin_filters import TestDataFilter
 from layers_ops.staff.once import ONCE_FIELD, AlreadyDone, OnceRefused
 
 from ..models import (
@@ -38,6 +39,10 @@ class EndLeasesForm(forms.Form):
     )
 
 
+class LeaseTestDataFilter(TestDataFilter):
+    organization_path = "project__organization"
+
+
 @admin.register(Lease)
 class LeaseAdmin(CheckedDateHierarchy, admin.ModelAdmin):
     """Every lease: which account, for whom, and where its billing stands. Read-only:
@@ -57,7 +62,7 @@ class LeaseAdmin(CheckedDateHierarchy, admin.ModelAdmin):
         "renews_on",
     ]
     list_select_related = ["social_account", "project__organization", "lease_request"]
-    list_filter = ["status", "billing_status", "disconnected_reason"]
+    list_filter = ["status", "billing_status", "disconnected_reason", LeaseTestDataFilter]
     search_fields = [
         "social_account__handle",
         "social_account__id",

@@ -37,6 +37,7 @@ from layers_ops.admin_display import (
     row_url,
     short_id,
 )
+from layers_ops.partners.admin_filters import TestDataFilter
 from layers_ops.staff.once import OnceRefused
 
 from ..models import (
@@ -98,6 +99,7 @@ class LeaseRequestAdmin(
         ClaimFilter,
         VerticalFilter,
         ("language", LanguageFilter),
+        TestDataFilter,
     ]
     search_fields = [
         "public_id",

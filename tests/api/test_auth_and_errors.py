@@ -30,7 +30,29 @@ def test_whoami_describes_the_key(partner):
         "apiKeyId": partner.api_key.pk,
         "scopes": ["*"],
         "rateLimitTier": "internal",
+        "environment": "live",
     }
+
+
+def test_the_key_in_x_api_key_is_accepted_and_wins_over_bearer(partner, other_partner):
+    from rest_framework.test import APIClient
+
+    alone = APIClient().get("/v1/whoami", HTTP_X_API_KEY=partner.token)
+    both = other_partner.client.get("/v1/whoami", HTTP_X_API_KEY=partner.token)
+    wrong_wins = partner.client.get("/v1/whoami", HTTP_X_API_KEY="lp_live_nope")
+
+    assert alone.status_code == both.status_code == 200
+    assert alone.json()["apiKeyId"] == both.json()["apiKeyId"] == partner.api_key.pk
+    assert_envelope(wrong_wins, 401, "UNAUTHENTICATED")  # no falling back to Bearer
+    assert wrong_wins["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("value", ["", "   ", "lp_live_short", "ключ"])
+def test_a_malformed_x_api_key_is_401(client, value):
+    response = client.get("/v1/whoami", HTTP_X_API_KEY=value)
+
+    assert_envelope(response, 401, "UNAUTHENTICATED")
+    assert response["WWW-Authenticate"].startswith("Bearer")
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,11 @@ from layers_ops.partners.services import DEFAULT_SCOPES, api_key_create
 
 
 class Command(BaseCommand):
-    help = "Issue an API key for an organization. Prints the key once, as JSON."
+    help = (
+        "Issue an API key for an organization. Prints the key once, as JSON. A test key "
+        "(--env test) belongs to the organization's test-mode twin: its id and project ids "
+        "are the ones printed."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--org", required=True, help="Organization id (org_...).")
@@ -33,10 +37,15 @@ class Command(BaseCommand):
             )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
+        owner = issued.api_key.organization
         self.stdout.write(
             json.dumps(
                 {
-                    "organizationId": organization.pk,
+                    "organizationId": owner.pk,
+                    "environment": owner.environment,
+                    "projects": [
+                        {"id": p.pk, "name": p.name} for p in owner.projects.order_by("name")
+                    ],
                     "apiKeyId": issued.api_key.pk,
                     "apiKey": issued.token,
                 }
