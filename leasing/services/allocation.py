@@ -18,6 +18,7 @@ from django.utils import timezone
 from billing.money import dollars
 from billing.services.charges import LeaseCharge, lease_charges_post
 from billing.services.errors import InsufficientFunds
+from layers_ops.partners.models import KeyEnvironment, Organization
 from layers_ops.staff.once import once_take
 
 from .. import fit, ranking
@@ -132,6 +133,19 @@ def allocation_assign(
             account_ids=missing + taken,
         )
     unfit = [a.pk for a in locked if not fits(a.pool, lease_request)]
+    # A live account never goes to a test-mode request (say one ops opened with the "test
+    # data" switch): test mode draws from its own sandbox pool only.
+    if (
+        not unfit
+        and any(a.pool.sandbox_of_id is None for a in locked)
+        and Organization.objects.filter(
+            pk=lease_request.organization_id, environment=KeyEnvironment.TEST
+        ).exists()
+    ):
+        raise LeasingError(
+            "This is a test-mode request: it is fulfilled by itself from its sandbox pool, "
+            "never with live accounts."
+        )
     if unfit:
         raise LeasingError(
             f"Not from a pool tagged '{lease_request.vertical}': {', '.join(unfit)}."

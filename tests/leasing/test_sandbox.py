@@ -364,3 +364,23 @@ def test_ops_panel_and_metrics_leave_test_requests_out(partner):
 
     assert queue_panel().open_requests == 1
     assert all(v.vertical != "sandbox" for v in queue_panel().verticals)
+
+
+@pytest.mark.django_db
+def test_ops_cannot_give_a_live_account_to_a_test_mode_request():
+    from leasing.services.allocation import allocation_assign
+    from leasing.services.errors import LeasingError
+    from tests.factories import (
+        LeaseRequestFactory,
+        PoolFactory,
+        SocialAccountFactory,
+        UserFactory,
+    )
+
+    sandbox = sandbox_of(make_partner())
+    request = LeaseRequestFactory(project=sandbox.project, count=1, vertical="coffee")
+    account = SocialAccountFactory(pool=PoolFactory(tags=["coffee"]))
+    with pytest.raises(LeasingError, match="test-mode"):
+        allocation_assign(lease_request=request, accounts=[account], actor=UserFactory())
+    account.refresh_from_db()
+    assert account.state == "ready"
