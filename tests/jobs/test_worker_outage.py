@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from django.db import connection, transaction
 
-from layers_ops.api.tasks import idempotency_keys_purge_scheduled
 from layers_ops.jobs.engine import defer
+from layers_ops.webhooks.tasks import delivery_send
 from tests.jobs.worker import jobs
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -34,7 +34,7 @@ def _wait(condition, seconds: float) -> bool:
 
 
 def _succeeded() -> int:
-    return len(jobs(task_name=idempotency_keys_purge_scheduled.name, status="succeeded"))
+    return len(jobs(task_name=delivery_send.name, status="succeeded"))
 
 
 def test_a_worker_survives_its_connections_being_cut_and_runs_the_next_job():
@@ -46,13 +46,15 @@ def test_a_worker_survives_its_connections_being_cut_and_runs_the_next_job():
         "DJANGO_READ_DOT_ENV": "false",
     }
     worker = subprocess.Popen(
+        # The webhooks queue only: no periodic job of the maintenance queue runs beside.
         [sys.executable, "manage.py", "procrastinate", "worker", "--queues", "webhooks",
-         "--queues", "maintenance", "--fetch-job-polling-interval", "0.5"],
+         "--fetch-job-polling-interval", "0.5"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
         with transaction.atomic():
-            defer(idempotency_keys_purge_scheduled, timestamp=1)
+            # A delivery that does not exist: the job finds nothing to send and succeeds.
+            defer(delivery_send, delivery_id="whd_gone_1")
         assert _wait(lambda: _succeeded() == 1, 30), "the worker never ran the first job"
 
         with connection.cursor() as cursor:  # every connection but ours: the worker's
@@ -63,7 +65,7 @@ def test_a_worker_survives_its_connections_being_cut_and_runs_the_next_job():
             assert cursor.fetchone()[0] >= 1
 
         with transaction.atomic():
-            defer(idempotency_keys_purge_scheduled, timestamp=2)
+            defer(delivery_send, delivery_id="whd_gone_2")
         assert _wait(lambda: _succeeded() == 2, 30), "the worker did not resume"
         assert worker.poll() is None  # still the same process
     finally:
