@@ -501,3 +501,28 @@ def test_one_private_address_among_public_ones_refuses_the_host(fake_dns):
 )
 def test_which_addresses_a_delivery_may_reach(address, refused):
     assert transport.address_refusal(ipaddress.ip_address(address)) == refused
+
+
+def test_a_worker_waits_on_as_many_receivers_at_once_as_its_concurrency(receiver, private_urls):
+    """Ten deliveries each held by the receiver until all ten have arrived: a worker
+    running ten jobs at once needs ten threads, more than asyncio's default pool here."""
+    import threading
+
+    from layers_ops.jobs.engine import DEFAULT_THREADS
+
+    together = 10
+    assert together > DEFAULT_THREADS or DEFAULT_THREADS >= 32
+    barrier = threading.Barrier(together, timeout=10)
+
+    def all_at_once(request):
+        barrier.wait()  # raises BrokenBarrierError (a 500) if fewer are in flight
+        return Response("ok", status=200)
+
+    receiver.expect_request("/hook").respond_with_handler(all_at_once)
+    endpoint = endpoint_make(receiver.url_for("/hook"))
+    deliveries = emit(endpoint, together)
+    jobs_run(queues=["webhooks"], concurrency=together)
+    statuses = Counter(
+        WebhookDelivery.objects.filter(pk__in=deliveries).values_list("status", flat=True)
+    )
+    assert statuses == {DeliveryStatus.SUCCEEDED: together}
