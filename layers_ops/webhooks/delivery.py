@@ -212,17 +212,38 @@ def _success_note(endpoint_id: str, *, now: datetime) -> None:
     ).update(last_success_at=now, consecutive_failure_count=0)
 
 
+def _success_record(claim: Claim, answer: transport.Answer, *, started_at, now) -> None:
+    """The common case in four statements (the endpoint noted, the delivery marked
+    succeeded only if this attempt still holds it, the attempt written, COMMIT) instead
+    of reading both rows first: 11 round trips a delivery became 9, engine included."""
+    _success_note(claim.endpoint_id, now=now)
+    held = WebhookDelivery.objects.filter(
+        pk=claim.delivery_id, status=DeliveryStatus.PENDING, attempts=claim.number
+    ).update(
+        status=DeliveryStatus.SUCCEEDED, last_status_code=answer.status_code, next_attempt_at=None
+    )
+    if not held:  # taken over, or its endpoint (and so it) deleted meanwhile
+        logger.warning("delivery %s: attempt %s was taken over", claim.delivery_id, claim.number)
+        return
+    WebhookAttempt.objects.create(
+        delivery_id=claim.delivery_id,
+        number=claim.number,
+        started_at=started_at,
+        duration_ms=answer.duration_ms,
+        status_code=answer.status_code,
+        error="",
+        response_excerpt=answer.excerpt,
+    )
+
+
 def _record(claim: Claim, answer: transport.Answer, *, started_at: datetime) -> None:
     now = timezone.now()
     verdict, error = _verdict(answer)
     with transaction.atomic():
         if verdict == "succeeded":
-            _success_note(claim.endpoint_id, now=now)
-            endpoint = WebhookEndpoint.objects.filter(pk=claim.endpoint_id).first()
-        else:
-            endpoint = (
-                WebhookEndpoint.objects.select_for_update().filter(pk=claim.endpoint_id).first()
-            )
+            _success_record(claim, answer, started_at=started_at, now=now)
+            return
+        endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=claim.endpoint_id).first()
         delivery = (
             WebhookDelivery.objects.select_for_update(of=("self",))
             .filter(pk=claim.delivery_id)
@@ -245,11 +266,6 @@ def _record(claim: Claim, answer: transport.Answer, *, started_at: datetime) -> 
         delivery.last_status_code = answer.status_code
         delivery.next_attempt_at = None
         fields = ["last_status_code", "next_attempt_at", "status"]
-
-        if verdict == "succeeded":
-            delivery.status = DeliveryStatus.SUCCEEDED
-            delivery.save(update_fields=fields)
-            return
 
         endpoint.consecutive_failure_count += 1
         endpoint.last_failure_at = now
