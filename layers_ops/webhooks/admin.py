@@ -6,23 +6,19 @@ resume endpoints (``webhooks.pause_webhookendpoint``), replay deliveries
 """
 
 import json
-from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 
 from layers_ops.admin_display import ReadOnlyMixin, local_time, short_id
+from layers_ops.staff.once import ONCE_FIELD, AlreadyDone, OnceRefused
 
 from . import services
 from .models import EndpointStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 # Bodies and answers wrap: a long JSON line must not push the page sideways.
 _PRE = '<pre style="white-space: pre-wrap; overflow-wrap: anywhere; margin: 0">{}</pre>'
-
-# A second Replay within this long of the first is taken for a double click.
-REPLAY_REPEAT_WINDOW = timedelta(minutes=1)
 
 
 @admin.register(WebhookEndpoint)
@@ -230,15 +226,14 @@ class WebhookDeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.action(description="Replay selected deliveries (as new events)", permissions=["replay"])
     def replay(self, request, queryset):
-        recent = timezone.now() - REPLAY_REPEAT_WINDOW
+        once = request.POST.get(ONCE_FIELD, "")
         replayed, skipped = [], []
         for delivery in queryset.select_related("event"):
-            if delivery.replays.filter(created_at__gte=recent).exists():
-                skipped.append(f"{delivery.pk} (replayed under a minute ago)")
-                continue
             try:
-                replayed.append(services.delivery_replay(delivery=delivery).pk)
-            except services.EndpointNotActive as refused:
+                replayed.append(
+                    services.delivery_replay(delivery=delivery, actor=request.user, once=once).pk
+                )
+            except (services.EndpointNotActive, AlreadyDone, OnceRefused) as refused:
                 skipped.append(f"{delivery.pk} ({refused})")
         if replayed:
             self.message_user(request, f"{len(replayed)} delivery(ies) replayed.", messages.SUCCESS)

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from layers_ops.jobs.engine import defer
 from layers_ops.partners.models import Organization, Project
+from layers_ops.staff.once import once_take
 
 from .models import (
     DeliveryStatus,
@@ -272,15 +273,22 @@ def endpoint_ping(*, endpoint: WebhookEndpoint, data: dict) -> WebhookDelivery:
 
 
 @transaction.atomic
-def delivery_replay(*, delivery: WebhookDelivery) -> WebhookDelivery:
+def delivery_replay(
+    *, delivery: WebhookDelivery, actor=None, once: str | None = None
+) -> WebhookDelivery:
     """Sends the delivery's event again to its endpoint, as a new event (new ``evt_``
-    id, same ``data``, top-level ``replayOf``: the original event's id)."""
+    id, same ``data``, top-level ``replayOf``: the original event's id). ``once``: the
+    admin page's one-time token, spent per delivery, so a second submit of the page
+    replays nothing (``AlreadyDone``)."""
+    ticket = once_take(once, user=actor, part=f"replay:{delivery.pk}")
     endpoint = WebhookEndpoint.objects.select_for_update(of=("self",)).get(pk=delivery.endpoint_id)
     if endpoint.status != EndpointStatus.ACTIVE:
         raise EndpointNotActive(
             f"The endpoint is {endpoint.status}: set its status to active to replay to it."
         )
     original = json.loads(delivery.event.body)
-    return _single_delivery(
+    replay = _single_delivery(
         endpoint=endpoint, type=delivery.event.type, data=original["data"], replay_of=delivery
     )
+    ticket.done(f"{delivery.pk} replayed as {replay.pk}")
+    return replay

@@ -13,6 +13,7 @@ from layers_ops.webhooks.services import Occurrence, events_emit, secret_new
 from leasing.roles import FINANCE, OPS
 from tests.factories import UserFactory
 from tests.jobs.worker import jobs
+from tests.once import once_on
 
 pytestmark = pytest.mark.django_db
 
@@ -88,11 +89,16 @@ def test_ops_pause_and_resume_an_endpoint(client, delivery):
 
 def test_a_double_clicked_replay_replays_once(client, delivery):
     staff(client, OPS)
-    form = {"action": "replay", "_selected_action": [delivery.pk]}
+    page = client.get(DELIVERIES)  # the page clicked on: its form carries one token
+    form = {"action": "replay", "_selected_action": [delivery.pk], **once_on(page)}
     client.post(DELIVERIES, form)
     again = client.post(DELIVERIES, form, follow=True)
     assert delivery.replays.count() == 1
-    assert "replayed under a minute ago" in again.content.decode()
+    assert "Already done" in again.content.decode()
+    # A fresh page replays again: a deliberate second replay is not refused.
+    fresh = {**form, **once_on(client.get(DELIVERIES))}
+    client.post(DELIVERIES, fresh)
+    assert delivery.replays.count() == 2
 
 
 def test_finance_cannot_see_webhooks(client, delivery):
