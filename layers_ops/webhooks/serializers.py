@@ -10,6 +10,7 @@ from rest_framework import serializers
 from layers_ops.api.fields import BoundedListField, StrictCharField, StrictSerializer, Timestamp
 
 from .models import DeliveryStatus, EndpointStatus, EventType
+from .transport import address_refusal
 
 MAX_EVENTS = 50
 METADATA_MAX_KEYS = 20
@@ -66,18 +67,23 @@ class EndpointUrlField(StrictCharField):
             self.fail("url", message="Must not carry a user name or password.")
         if parts.fragment:
             self.fail("url", message="Must not carry a #fragment.")
-        if not settings.WEBHOOK_ALLOW_PRIVATE_URLS and _private(parts.hostname):
-            self.fail("url", message="Must be a public address, not a private or local one.")
+        refusal = None if settings.WEBHOOK_ALLOW_PRIVATE_URLS else _refusal(parts.hostname)
+        if refusal:
+            self.fail("url", message=f"Must be a public address: {parts.hostname} is {refusal}.")
         return value
 
 
-def _private(host: str) -> bool:
-    if host.rstrip(".").lower() in ("localhost",) or host.lower().endswith(".localhost"):
-        return True
+def _refusal(host: str) -> str | None:
+    """Why ``host`` is refused now, if it is an address (the rule every delivery attempt
+    applies, ``transport.address_refusal``) or a loopback name; a name's addresses are
+    checked again at each attempt."""
+    name = host.rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return "a loopback name"
     try:
-        return not ipaddress.ip_address(host).is_global
+        return address_refusal(ipaddress.ip_address(host))
     except ValueError:
-        return False  # a name: its addresses are checked when delivering
+        return None
 
 
 @extend_schema_field(

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from layers_ops.api.fields import TIMESTAMP_FORMAT
 from layers_ops.jobs.engine import defer
 from layers_ops.partners.models import Organization, Project
 from layers_ops.staff.once import once_take
@@ -36,12 +37,13 @@ def secret_new() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
 
 
-def _rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def event_body(*, event_id: str, type: str, created_at: datetime, data: dict, replay_of=None):
-    body = {"id": event_id, "type": type, "createdAt": _rfc3339(created_at), "data": data}
+    body = {
+        "id": event_id,
+        "type": type,
+        "createdAt": created_at.astimezone(UTC).strftime(TIMESTAMP_FORMAT),
+        "data": data,
+    }
     if replay_of:
         body["replayOf"] = replay_of
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
