@@ -36,19 +36,19 @@ PRICE = 15_000
 ASSIGNED_FROM = datetime(2026, 1, 5, tzinfo=UTC)
 
 
-def _number(name: str, default: int) -> int:
+def env_number(name: str, default: int) -> int:
     raw = os.environ.get(name, str(default))
     if not raw.isdigit() or int(raw) < 1:
         raise SystemExit(f"{name} must be a positive integer, not {raw!r}.")
     return int(raw)
 
 
-def fresh_database(database_url: str) -> str:
-    """``<name>_renewals`` beside the configured database, dropped and created anew."""
+def fresh_database(database_url: str, suffix: str = "renewals") -> str:
+    """``<name>_<suffix>`` beside the configured database, dropped and created anew."""
     parts = urlsplit(database_url)
     if parts.scheme not in ("postgres", "postgresql"):
         raise SystemExit(f"DATABASE_URL must be a postgres:// URL, not {parts.scheme}://.")
-    name = f"{parts.path.lstrip('/') or 'layers_bench'}_renewals"
+    name = f"{parts.path.lstrip('/') or 'layers_bench'}_{suffix}"
     admin_url = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
     with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
         conn.execute(
@@ -136,10 +136,10 @@ def seed(leases: int, organizations: int, rounds: int) -> list[str]:
 def main() -> int:
     from layers_ops.dates import add_months
 
-    leases = _number("BENCH_RENEWAL_LEASES", 100_000)
-    organizations = _number("BENCH_RENEWAL_ORGS", 100)
-    rounds = _number("BENCH_ROUNDS", 3)
-    batch_size = _number("BENCH_RENEWAL_BATCH", 1000)
+    leases = env_number("BENCH_RENEWAL_LEASES", 100_000)
+    organizations = env_number("BENCH_RENEWAL_ORGS", 100)
+    rounds = env_number("BENCH_ROUNDS", 3)
+    batch_size = env_number("BENCH_RENEWAL_BATCH", 1000)
     database_url = fresh_database(os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL))
     print(f"\nRenewals: {leases:,} leases over {organizations} organizations in {database_url}")
     started = time.monotonic()

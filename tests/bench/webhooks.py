@@ -31,22 +31,13 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
-from psycopg import sql
+from tests.bench.renewals import env_number, fresh_database
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/layers_bench"
 P50_GOAL_SECONDS = 1.0
 RATE_GOAL = 200
-
-
-def _number(name: str, default: int) -> int:
-    raw = os.environ.get(name, str(default))
-    if not raw.isdigit() or int(raw) < 1:
-        raise SystemExit(f"{name} must be a positive integer, not {raw!r}.")
-    return int(raw)
 
 
 # The receiver (its own process) ------------------------------------------------------
@@ -108,20 +99,6 @@ def arrivals(port: int) -> dict[str, list[float]]:
 
 
 # Setup -------------------------------------------------------------------------------
-
-
-def fresh_database(database_url: str) -> str:
-    parts = urlsplit(database_url)
-    if parts.scheme not in ("postgres", "postgresql"):
-        raise SystemExit(f"DATABASE_URL must be a postgres:// URL, not {parts.scheme}://.")
-    name = f"{parts.path.lstrip('/') or 'layers_bench'}_webhooks"
-    admin_url = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 def bench_env(database_url: str) -> dict[str, str]:
@@ -294,10 +271,10 @@ def run_round(env, endpoint, port, *, workers: int, concurrency: int, deliveries
 
 
 def main() -> int:
-    deliveries = _number("BENCH_WEBHOOK_DELIVERIES", 2000)
-    paced = _number("BENCH_WEBHOOK_LATENCY_EVENTS", 200)
-    concurrency = _number("BENCH_WEBHOOK_CONCURRENCY", 6)
-    database_url = fresh_database(os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL))
+    deliveries = env_number("BENCH_WEBHOOK_DELIVERIES", 2000)
+    paced = env_number("BENCH_WEBHOOK_LATENCY_EVENTS", 200)
+    concurrency = env_number("BENCH_WEBHOOK_CONCURRENCY", 6)
+    database_url = fresh_database(os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL), "webhooks")
     env = bench_env(database_url)
     os.environ.update({k: v for k, v in env.items() if k != "PYTHONUNBUFFERED"})
     print(
