@@ -50,7 +50,11 @@ class Organization(models.Model):
     id = models.CharField(primary_key=True, max_length=30, default=new_organization_id)
     name = models.CharField(max_length=200, unique=True)
     environment = models.CharField(
-        max_length=4, choices=KeyEnvironment.choices, default=KeyEnvironment.LIVE, editable=False
+        max_length=4,
+        choices=KeyEnvironment.choices,
+        default=KeyEnvironment.LIVE,
+        db_default=KeyEnvironment.LIVE,  # a row written outside the ORM is live too
+        editable=False,
     )
     live_organization = models.OneToOneField(
         "self",
