@@ -21,7 +21,8 @@ from billing.models import LEASE_CHARGE_KINDS, LedgerTransaction
 from billing.reconciliation import Problem
 from billing.selectors import wallet_balance_of
 from billing.usage import LeaseUsage, RenewalDay
-from layers_ops.api.exceptions import NotFound, ValidationFailed
+from layers_ops.api.exceptions import NotFound
+from layers_ops.api.query import query_choice
 from layers_ops.partners.models import Organization, Project
 
 from .models import (
@@ -99,14 +100,7 @@ def lease_request_get(
 
 
 def _status_filter(raw: str | None, allowed, default=None):
-    if raw is None:
-        return default
-    if raw not in allowed:
-        raise ValidationFailed(
-            f"status must be one of: {', '.join(allowed)}.",
-            details=[{"field": "status", "message": f"Must be one of {', '.join(allowed)}."}],
-        )
-    return raw
+    return query_choice("status", raw, allowed, default)
 
 
 def lease_request_list(*, project: Project, status: str | None = None) -> QuerySet:

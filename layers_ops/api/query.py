@@ -23,3 +23,16 @@ def query_value(name: str, raw: str | None, parse: Callable[..., T], **bounds) -
             f"{name} {message}",
             details=[{"field": name, "message": message[:1].upper() + message[1:]}],
         ) from None
+
+
+def query_choice(name: str, raw: str | None, choices, default=None) -> str | None:
+    """``raw`` when it is one of ``choices``; ``default`` when the parameter is absent."""
+    if raw is None:
+        return default
+    if raw not in choices:
+        listed = ", ".join(choices)
+        raise ValidationFailed(
+            f"{name} must be one of: {listed}.",
+            details=[{"field": name, "message": f"Must be one of {listed}."}],
+        )
+    return raw

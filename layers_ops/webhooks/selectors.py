@@ -1,21 +1,22 @@
 """Reads of webhooks, always within the caller's organization (another's is 404)."""
 
 from layers_ops.api.exceptions import NotFound
+from layers_ops.api.query import query_choice
 
-from .models import WebhookDelivery, WebhookEndpoint
+from .models import DeliveryStatus, EndpointStatus, WebhookDelivery, WebhookEndpoint
 
 
-def endpoint_get(*, organization_id: str, endpoint_id: str, for_update=False) -> WebhookEndpoint:
-    endpoints = WebhookEndpoint.objects.filter(organization_id=organization_id)
-    if for_update:
-        endpoints = endpoints.select_for_update(of=("self",))
-    endpoint = endpoints.filter(pk=endpoint_id).first()
+def endpoint_get(*, organization_id: str, endpoint_id: str) -> WebhookEndpoint:
+    endpoint = WebhookEndpoint.objects.filter(
+        organization_id=organization_id, pk=endpoint_id
+    ).first()
     if endpoint is None:
         raise NotFound("No webhook endpoint with this id in your organization.")
     return endpoint
 
 
 def endpoint_list(*, organization_id: str, status=None, project_id=None):
+    status = query_choice("status", status, EndpointStatus.values)
     endpoints = WebhookEndpoint.objects.filter(organization_id=organization_id)
     if status:
         endpoints = endpoints.filter(status=status)
@@ -25,6 +26,7 @@ def endpoint_list(*, organization_id: str, status=None, project_id=None):
 
 
 def delivery_list(*, organization_id: str, endpoint_id=None, status=None):
+    status = query_choice("status", status, DeliveryStatus.values)
     deliveries = WebhookDelivery.objects.filter(
         endpoint__organization_id=organization_id
     ).select_related("event")
