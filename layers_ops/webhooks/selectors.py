@@ -1,7 +1,7 @@
 """Reads of webhooks, always within the caller's organization (another's is 404)."""
 
 from layers_ops.api.exceptions import NotFound
-from layers_ops.api.query import query_choice
+from layers_ops.api.query import query_choice, query_public_id
 
 from .models import DeliveryStatus, EndpointStatus, WebhookDelivery, WebhookEndpoint
 
@@ -17,6 +17,7 @@ def endpoint_get(*, organization_id: str, endpoint_id: str) -> WebhookEndpoint:
 
 def endpoint_list(*, organization_id: str, status=None, project_id=None):
     status = query_choice("status", status, EndpointStatus.values)
+    project_id = query_public_id("projectId", project_id)
     endpoints = WebhookEndpoint.objects.filter(organization_id=organization_id)
     if status:
         endpoints = endpoints.filter(status=status)
@@ -27,6 +28,7 @@ def endpoint_list(*, organization_id: str, status=None, project_id=None):
 
 def delivery_list(*, organization_id: str, endpoint_id=None, status=None):
     status = query_choice("status", status, DeliveryStatus.values)
+    endpoint_id = query_public_id("endpointId", endpoint_id)
     deliveries = WebhookDelivery.objects.filter(
         endpoint__organization_id=organization_id
     ).select_related("event")

@@ -8,6 +8,7 @@ from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 
+from layers_ops.api.converters import PublicIdConverter
 from layers_ops.api.exceptions import Conflict, ValidationFailed
 from layers_ops.api.fields import validated
 from layers_ops.api.idempotency import idempotent
@@ -41,8 +42,14 @@ TAGS = ["Webhooks"]
 endpoint_status_param = OpenApiParameter(
     "status", str, enum=EndpointStatus.values, description="Only endpoints in this status."
 )
-project_param = OpenApiParameter("projectId", str, description="Only this project's endpoints.")
-endpoint_param = OpenApiParameter("endpointId", str, description="Only this endpoint's deliveries.")
+# Ids as the paths take them (``PublicIdConverter``): anything else matches nothing.
+PUBLIC_ID = {"type": "string", "pattern": f"^{PublicIdConverter.regex}$"}
+project_param = OpenApiParameter(
+    "projectId", PUBLIC_ID, description="Only this project's endpoints."
+)
+endpoint_param = OpenApiParameter(
+    "endpointId", PUBLIC_ID, description="Only this endpoint's deliveries."
+)
 delivery_status_param = OpenApiParameter(
     "status", str, enum=DeliveryStatus.values, description="Only deliveries in this status."
 )

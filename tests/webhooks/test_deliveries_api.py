@@ -100,6 +100,13 @@ def test_deliveries_are_listed_with_filters(partner, other_partner):
     failed = partner.client.get("/v1/webhook-deliveries", {"status": "failed"}).json()
     assert [d["endpointId"] for d in failed["items"]] == [first.pk]
     assert partner.client.get("/v1/webhook-deliveries", {"status": "x"}).status_code == 422
+    for bad in ("", "whe_\u0000", "a" * 65):
+        refused = partner.client.get("/v1/webhook-deliveries", {"endpointId": bad})
+        assert refused.status_code in (400, 422)  # a NUL is refused before any view
+        assert refused.json()["error"]["code"] in ("BAD_REQUEST", "VALIDATION")
+    refused = partner.client.get("/v1/webhook-endpoints", {"projectId": "prj x"})
+    assert refused.status_code == 422
+    assert refused.json()["error"]["details"][0]["field"] == "projectId"
 
 
 def test_a_replay_sends_the_same_data_as_a_new_event(partner):
